@@ -161,6 +161,9 @@ func (p *Pipeline) work() {
 	defer p.workers.Done()
 	sc := &scratch{perSink: make([][]*event.Event, len(p.sinks)), matches: make([]bool, len(p.routes))}
 	for {
+		if p.runCtx.Err() != nil {
+			return // shutdown deadline: what is left is counted by shutdown
+		}
 		batch, closed := p.buf.Read(p.runCtx, sc.batch[:0], p.cfg.BatchSize, p.cfg.Delay)
 		sc.batch = batch
 		if len(batch) == 0 {
@@ -317,7 +320,11 @@ func (p *Pipeline) shutdown(ctx context.Context) int {
 		p.cancelRun()
 	}
 	p.state.Store(int32(StateStopped))
-	p.log.Info("pipeline stopped")
+	p.log.WithFields(logrus.Fields{
+		"events_in":  counterValue(p.m.pipelineIn.WithLabelValues(p.Name)),
+		"events_out": counterValue(p.m.pipelineOut.WithLabelValues(p.Name)),
+		"lost":       lost,
+	}).Info("pipeline stopped")
 	return lost
 }
 

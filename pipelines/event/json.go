@@ -144,8 +144,8 @@ type kv struct {
 }
 
 const (
-	keyCacheSize   = 256 // entries in the direct-mapped key intern cache
-	maxInternedKey = 32  // longer keys are not interned
+	internCacheSize = 256 // entries in each direct-mapped intern cache
+	maxInterned     = 32  // longer strings are not interned
 )
 
 type decoder struct {
@@ -155,7 +155,12 @@ type decoder struct {
 	kvs   []kv   // stack of object members being parsed
 	vals  []any  // stack of array elements being parsed
 	buf   []byte // scratch for unescaping strings
-	keys  [keyCacheSize]string
+	// Intern caches, kept across documents with the pooled decoder: object
+	// keys and short string values (log levels, file names, Kubernetes
+	// metadata) repeat from line to line, so a hit saves allocating the
+	// string and, for values, its interface box. Entries are immutable.
+	keys [internCacheSize]string
+	strs [internCacheSize]any
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
@@ -248,11 +253,7 @@ func (d *decoder) parseValue() (any, error) {
 	}
 	switch c := data[i]; c {
 	case '"':
-		s, err := d.parseString()
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
+		return d.parseStringValue()
 	case '{':
 		m, err := d.parseObject()
 		if err != nil {
@@ -597,18 +598,32 @@ func (d *decoder) scanString() (start, end int, ok bool, err error) {
 	}
 }
 
-func (d *decoder) parseString() (string, error) {
+// parseStringValue parses a string value, boxed. Short strings come from the
+// intern cache when they were seen recently.
+func (d *decoder) parseStringValue() (any, error) {
 	start, end, ok, err := d.scanString()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if ok {
-		return string(d.data[start:end]), nil
+	b := d.data[start:end]
+	if !ok {
+		if err := d.unescape(start, end); err != nil {
+			return nil, err
+		}
+		b = d.buf
 	}
-	if err := d.unescape(start, end); err != nil {
-		return "", err
+	if len(b) == 0 || len(b) > maxInterned {
+		return string(b), nil
 	}
-	return string(d.buf), nil
+	h := internHash(b)
+	if v := d.strs[h]; v != nil {
+		if s := v.(string); s == string(b) {
+			return v, nil
+		}
+	}
+	var v any = string(b)
+	d.strs[h] = v
+	return v, nil
 }
 
 // parseKey parses an object key and the whitespace after it, interning short
@@ -634,10 +649,23 @@ func (d *decoder) parseKey() (string, error) {
 }
 
 func (d *decoder) intern(b []byte) string {
-	n := len(b)
-	if n == 0 || n > maxInternedKey {
+	if len(b) == 0 || len(b) > maxInterned {
 		return string(b)
 	}
+	h := internHash(b)
+	if s := d.keys[h]; s == string(b) {
+		return s
+	}
+	s := string(b)
+	d.keys[h] = s
+	return s
+}
+
+// internHash maps a non-empty string of up to maxInterned bytes to a cache
+// slot. It looks at up to 16 bytes and the length; collisions only cost a
+// cache miss.
+func internHash(b []byte) uint64 {
+	n := len(b)
 	var x uint64
 	switch {
 	case n >= 8:
@@ -648,13 +676,7 @@ func (d *decoder) intern(b []byte) string {
 		x = uint64(b[0]) | uint64(b[n>>1])<<8 | uint64(b[n-1])<<16
 	}
 	x ^= uint64(n) << 58
-	h := (x * 0x9E3779B97F4A7C15) >> (64 - 8)
-	if s := d.keys[h]; s == string(b) {
-		return s
-	}
-	s := string(b)
-	d.keys[h] = s
-	return s
+	return (x * 0x9E3779B97F4A7C15) >> (64 - 8) // internCacheSize == 1<<8
 }
 
 // unescape decodes the string whose content starts at start into d.buf;

@@ -760,3 +760,27 @@ func replaceInvalidUTF8(s string) string {
 	}
 	return b.String()
 }
+
+// TestDecodeJSONInternCaches decodes many documents whose short keys and
+// values collide in the decoder's intern caches; every result must be exact.
+func TestDecodeJSONInternCaches(t *testing.T) {
+	for i := range 5000 {
+		doc := fmt.Appendf(nil, `{"k%d":"v%d","k%d":"%s","s":"\u00e9%d","long":"%040d"}`, i, i, i%7, strings.Repeat("x", i%40), i%300, i)
+		m, err := DecodeJSONObject(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{
+			fmt.Sprintf("k%d", i):   fmt.Sprintf("v%d", i),
+			fmt.Sprintf("k%d", i%7): strings.Repeat("x", i%40),
+			"s":                     fmt.Sprintf("é%d", i%300),
+			"long":                  fmt.Sprintf("%040d", i),
+		}
+		if i%7 == i { // the two keys coincide: last wins
+			want[fmt.Sprintf("k%d", i)] = strings.Repeat("x", i%40)
+		}
+		if !jsonEqual(m, want) {
+			t.Fatalf("doc %s decoded as %#v", doc, m)
+		}
+	}
+}

@@ -46,6 +46,9 @@ func staticType(a *ast) stype {
 
 type compiler struct {
 	src string
+	// generic disables the specialised fast-path nodes; tests compare both
+	// compilations of the same expression.
+	generic bool
 }
 
 func (c *compiler) errAt(a *ast, msg string) error { return synErr(c.src, a.pos, msg) }
@@ -177,10 +180,10 @@ func (c *compiler) compileBinary(a *ast) (node, error) {
 			return nil, err
 		}
 		neg := a.op == "!="
-		if _, ok := constOf(l); ok {
+		if _, ok := constOf(l); ok && !c.generic {
 			l, r = r, l
 		}
-		if k, ok := constOf(r); ok {
+		if k, ok := constOf(r); ok && !c.generic {
 			if p, ok := l.(*ptrNode); ok {
 				return &eqPtrConstNode{path: p.path, c: k, neg: neg}, nil
 			}
@@ -205,10 +208,10 @@ func (c *compiler) compileBinary(a *ast) (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := constOf(l); ok {
+		if _, ok := constOf(l); ok && !c.generic {
 			l, r, op = r, l, op.flip()
 		}
-		if k, ok := constOf(r); ok {
+		if k, ok := constOf(r); ok && !c.generic {
 			if p, ok := l.(*ptrNode); ok {
 				return &ordPtrConstNode{op: op, path: p.path, c: k}, nil
 			}
@@ -266,7 +269,7 @@ func (c *compiler) compileIn(a *ast) (node, error) {
 		}
 		s.addLit(e.lit, seen)
 	}
-	if len(s.nums) > 0 {
+	if len(s.nums) > 0 && !c.generic {
 		ints := make([]int64, 0, len(s.nums))
 		for _, v := range s.nums {
 			if v.k != kInt {
@@ -277,7 +280,7 @@ func (c *compiler) compileIn(a *ast) (node, error) {
 		}
 		s.ints = ints
 	}
-	if len(s.strs) > setMapThreshold {
+	if len(s.strs) > setMapThreshold && !c.generic {
 		s.strMap = make(map[string]struct{}, len(s.strs))
 		for _, x := range s.strs {
 			s.strMap[x] = struct{}{}
@@ -285,7 +288,9 @@ func (c *compiler) compileIn(a *ast) (node, error) {
 		s.strs = nil
 	}
 	in := &inNode{l: l, set: s, neg: a.neg}
-	in.ptr, _ = l.(*ptrNode)
+	if !c.generic {
+		in.ptr, _ = l.(*ptrNode)
+	}
 	return in, nil
 }
 

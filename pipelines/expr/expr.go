@@ -29,11 +29,15 @@ type Expression struct {
 
 // Compile parses and compiles src. Errors are *SyntaxError.
 func Compile(src string) (*Expression, error) {
+	return compile(src, false)
+}
+
+func compile(src string, generic bool) (*Expression, error) {
 	a, err := parse(src)
 	if err != nil {
 		return nil, err
 	}
-	c := &compiler{src: src}
+	c := &compiler{src: src, generic: generic}
 	root, err := c.compile(a)
 	if err != nil {
 		return nil, err

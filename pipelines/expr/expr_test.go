@@ -73,6 +73,12 @@ func runEvalCases(t *testing.T, cases []evalCase) {
 			continue
 		}
 		got, err := x.Eval(ev)
+		// The generic (unspecialised) compilation must give the same result.
+		if g, gerr := compile(tc.src, true); gerr != nil {
+			t.Errorf("generic compile(%q): %v", tc.src, gerr)
+		} else if gv, gerr := g.Eval(ev); (gerr == nil) != (err == nil) || !reflect.DeepEqual(gv, got) {
+			t.Errorf("%q: generic nodes give %#v, %v; specialised %#v, %v", tc.src, gv, gerr, got, err)
+		}
 		if tc.evalErr != "" {
 			if err == nil {
 				t.Errorf("Eval(%q) = %#v, want error containing %q", tc.src, got, tc.evalErr)

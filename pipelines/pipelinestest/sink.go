@@ -1,0 +1,73 @@
+package pipelinestest
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/weft-agent/weft/pipelines"
+)
+
+// Source builds a registered source from YAML options.
+func Source(plugin, yamlText string) (pipelines.Source, *prometheus.Registry, error) {
+	cfg, err := DecodeConfig(pipelines.KindSource, plugin, yamlText)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, reg := Settings("test", "source/"+plugin)
+	src, err := pipelines.CreateSource(plugin, s, cfg)
+	return src, reg, err
+}
+
+// Sink builds a registered sink from YAML options.
+func Sink(plugin, yamlText string) (pipelines.Sink, *prometheus.Registry, error) {
+	cfg, err := DecodeConfig(pipelines.KindSink, plugin, yamlText)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, reg := Settings("test", "sink/0/"+plugin)
+	sk, err := pipelines.CreateSink(plugin, s, cfg)
+	return sk, reg, err
+}
+
+// CounterValue sums the samples of the counter (or gauge) family name whose
+// labels include every given name/value pair (labels alternate name, value).
+// It returns 0 when there is none.
+func CounterValue(g prometheus.Gatherer, name string, labels ...string) float64 {
+	fams, err := g.Gather()
+	if err != nil {
+		panic("pipelinestest: gathering metrics: " + err.Error())
+	}
+	total := 0.0
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if hasLabels(m, labels) {
+				switch {
+				case m.Counter != nil:
+					total += m.Counter.GetValue()
+				case m.Gauge != nil:
+					total += m.Gauge.GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
+
+func hasLabels(m *dto.Metric, labels []string) bool {
+	for i := 0; i+1 < len(labels); i += 2 {
+		found := false
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
