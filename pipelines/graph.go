@@ -25,6 +25,8 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Logger     *logrus.Logger
 	Tracer     trace.Tracer
+	// TraceSinks wraps every sink write in a span (self-telemetry).
+	TraceSinks bool
 	DataDir    string
 }
 

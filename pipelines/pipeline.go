@@ -10,6 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/weft-agent/weft/config"
 	"github.com/weft-agent/weft/pipelines/event"
@@ -48,6 +51,7 @@ type Pipeline struct {
 	routes    []*expr.Expression
 	pipeTel   *Telemetry
 	batchHist prometheus.Observer
+	tracer    trace.Tracer
 
 	state      atomic.Int32
 	runCtx     context.Context
@@ -79,6 +83,9 @@ func newPipeline(ps *pipeSpec, opts Options) *Pipeline {
 	p.buf.gauge = func(n int) { usage.Set(float64(n)) }
 	opts.Metrics.bufferCapacity.WithLabelValues(name).Set(float64(ps.cfg.BufferSize))
 	p.batchHist = opts.Metrics.batchDuration.WithLabelValues(name)
+	if opts.TraceSinks {
+		p.tracer = opts.Tracer
+	}
 	p.pipeTel = opts.Metrics.telemetry(name, "pipeline", opts.Registerer)
 	p.pipeTel.logger_ = p.log
 	return p
@@ -260,8 +267,21 @@ func sinkWants(sk *sinkNode, matches []bool) bool {
 
 func (p *Pipeline) write(ctx context.Context, sk *sinkNode, evs []*event.Event) {
 	sk.tel.Received(len(evs))
-	if err := sk.s.Write(ctx, evs); err != nil && ctx.Err() == nil {
+	var span trace.Span
+	if p.tracer != nil {
+		ctx, span = p.tracer.Start(ctx, "weft.sink.write", trace.WithAttributes(
+			attribute.String("weft.pipeline", p.Name), attribute.String("weft.component", sk.id), attribute.Int("weft.events", len(evs))))
+	}
+	err := sk.s.Write(ctx, evs)
+	if err != nil && ctx.Err() == nil {
 		sk.tel.logger().WithError(err).Warn("sink write failed")
+	}
+	if span != nil {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
 	}
 }
 

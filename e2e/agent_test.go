@@ -1,0 +1,352 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// stdin → processors → file, through the built binary.
+func TestStdinThroughProcessorsToFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "p.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`
+logs:
+  delay: 50
+  source:
+    stdin:
+  processor:
+    - parse_json: {}
+    - rename_keys:
+        entries: [{from_key: msg, to_key: text}]
+    - copy_values:
+        entries: [{from_key: /headers/x-b3-traceid, to_key: traceId}]
+    - delete_entries: {with_keys: [message, file, func]}
+    - add_entries:
+        entries: [{key: env, value: test}]
+    - drop_events: {drop_when: '/level == "debug"'}
+  sink:
+    - file: {path: "%s/out-${/level}.ndjson"}
+`, dir))
+	input := ""
+	want := map[string]int{}
+	for i := 0; i < 300; i++ {
+		level := []string{"info", "error", "debug"}[i%3]
+		input += fmt.Sprintf(`{"level":"%s","msg":"m%d","file":"x.go","func":"f","headers":{"x-b3-traceid":"%032x"}}`+"\n", level, i, i)
+		if level != "debug" {
+			want[level]++
+		}
+	}
+	p := startWeft(t, cfg, strings.NewReader(input))
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	for level, n := range want {
+		docs := readNDJSON(t, filepath.Join(dir, "out-"+level+".ndjson"))
+		if len(docs) != n {
+			t.Fatalf("%s: %d documents, want %d", level, len(docs), n)
+		}
+		for _, d := range docs {
+			if d["env"] != "test" || d["level"] != level || !strings.HasPrefix(d["text"].(string), "m") {
+				t.Fatalf("document not processed: %v", d)
+			}
+			for _, gone := range []string{"message", "file", "func", "msg"} {
+				if _, ok := d[gone]; ok {
+					t.Fatalf("%q should have been removed: %v", gone, d)
+				}
+			}
+			if tid, _ := d["traceId"].(string); len(tid) != 32 {
+				t.Fatalf("traceId not copied: %v", d)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out-debug.ndjson")); err == nil {
+		t.Fatal("debug lines should have been dropped")
+	}
+	stopped := findLog(p.stderr.String(), "pipeline stopped")
+	if len(stopped) != 1 || stopped[0]["events_in"] != 300.0 || stopped[0]["events_out"] != 200.0 {
+		t.Fatalf("pipeline accounting in the shutdown log: %v", stopped)
+	}
+}
+
+// Two chained pipelines with fan-out, as in the reference pipelines.yaml.
+func TestChainedPipelinesWithFanOut(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.ndjson")
+	var b strings.Builder
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, `{"n":%d,"status":%d}`+"\n", i, 200+100*(i%4))
+	}
+	writeFile(t, in, b.String())
+	cfg := filepath.Join(dir, "p.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`
+entry-pipeline:
+  delay: 20
+  source:
+    file: {path: %q, format: json}
+  sink:
+    - pipeline: {name: raw-pipeline}
+    - pipeline: {name: errors-pipeline}
+raw-pipeline:
+  delay: 20
+  source: {pipeline: {name: entry-pipeline}}
+  processor:
+    - add_entries: {entries: [{key: copy, value: raw}]}
+  sink:
+    - file: {path: %q}
+errors-pipeline:
+  delay: 20
+  source: {pipeline: {name: entry-pipeline}}
+  route:
+    - server: '/status >= 500'
+    - client: '/status >= 400 and /status < 500'
+  sink:
+    - file: {path: %q, routes: [server]}
+    - file: {path: %q, routes: [client]}
+`, in, filepath.Join(dir, "raw.ndjson"), filepath.Join(dir, "5xx.ndjson"), filepath.Join(dir, "4xx.ndjson")))
+	p := startWeft(t, cfg, nil)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	raw := readNDJSON(t, filepath.Join(dir, "raw.ndjson"))
+	if len(raw) != 2000 {
+		t.Fatalf("raw pipeline wrote %d, want 2000", len(raw))
+	}
+	seen := map[float64]bool{}
+	for _, d := range raw {
+		seen[d["n"].(float64)] = true
+		if d["copy"] != "raw" {
+			t.Fatalf("raw doc: %v", d)
+		}
+	}
+	if len(seen) != 2000 {
+		t.Fatalf("raw pipeline has duplicates or gaps: %d distinct", len(seen))
+	}
+	fives, fours := readNDJSON(t, filepath.Join(dir, "5xx.ndjson")), readNDJSON(t, filepath.Join(dir, "4xx.ndjson"))
+	if len(fives) != 500 || len(fours) != 500 {
+		t.Fatalf("routed 5xx=%d 4xx=%d, want 500 each", len(fives), len(fours))
+	}
+	for _, d := range fives {
+		if _, ok := d["copy"]; ok {
+			t.Fatal("a change in raw-pipeline leaked into errors-pipeline's copy")
+		}
+	}
+	// errors-pipeline dropped the 1000 2xx/3xx events as unrouted, on purpose
+	for _, l := range findLog(p.stderr.String(), "pipeline stopped") {
+		if l["pipeline"] == "errors-pipeline" && l["events_in"] != 2000.0 {
+			t.Fatalf("errors-pipeline in: %v", l)
+		}
+	}
+}
+
+// SIGTERM with events in flight: everything read is delivered before exit.
+func TestSigtermDrainsEventsInFlight(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.log")
+	var b strings.Builder
+	for i := 0; i < 300000; i++ {
+		fmt.Fprintf(&b, "line %d with some padding to make it a realistic length for a log message\n", i)
+	}
+	writeFile(t, in, b.String())
+	out := filepath.Join(dir, "out.ndjson")
+	cfg := filepath.Join(dir, "p.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`
+weft:
+  shutdown_timeout: 60s
+p:
+  workers: 2
+  delay: 20
+  buffer: {bounded_blocking: {buffer_size: 2000, batch_size: 100}}
+  source:
+    file: {path: %q, mode: follow}
+  processor:
+    - add_entries: {entries: [{key: a, value: 1}]}
+  sink:
+    - file: {path: %q}
+`, in, out))
+	p := startWeft(t, cfg, nil)
+	p.waitReady(10 * time.Second)
+	eventually(t, 20*time.Second, "events flowing", func() bool { return p.metric("weft_pipeline_events_in_total") > 1000 })
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(60 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	stopped := findLog(p.stderr.String(), "pipeline stopped")
+	if len(stopped) != 1 {
+		t.Fatalf("no accounting line: %s", p.stderr.String())
+	}
+	in_ := stopped[0]["events_in"].(float64)
+	lines := strings.Count(mustRead(t, out), "\n")
+	if in_ == 0 || float64(lines) != in_ || stopped[0]["lost"] != 0.0 {
+		t.Fatalf("events in=%v, lines written=%d, lost=%v: every accepted event must be delivered", in_, lines, stopped[0]["lost"])
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// SIGHUP with a valid config replaces the pipelines; with an invalid one the
+// old pipelines keep running.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	inA, inB := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	outA, outB := filepath.Join(dir, "a.ndjson"), filepath.Join(dir, "b.ndjson")
+	writeFile(t, inA, "")
+	writeFile(t, inB, "")
+	cfg := filepath.Join(dir, "p.yaml")
+	conf := func(in, out string) string {
+		return fmt.Sprintf("p:\n  delay: 20\n  source:\n    file: {path: %q, mode: follow, poll_interval: 50ms}\n  sink:\n    - file: {path: %q}\n", in, out)
+	}
+	writeFile(t, cfg, conf(inA, outA))
+	p := startWeft(t, cfg, nil)
+	p.waitReady(10 * time.Second)
+	appendLines(t, inA, "a", 100)
+	eventually(t, 10*time.Second, "a.ndjson to have 100 lines", func() bool { return countLines(outA) == 100 })
+
+	// valid reload: new source and sink
+	writeFile(t, cfg, conf(inB, outB))
+	p.signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, "a successful reload", func() bool {
+		return p.metric("weft_config_reloads_total", `result="success"`) == 1
+	})
+	p.waitReady(10 * time.Second)
+	appendLines(t, inB, "b", 50)
+	eventually(t, 10*time.Second, "b.ndjson to have 50 lines", func() bool { return countLines(outB) == 50 })
+	if countLines(outA) != 100 {
+		t.Fatalf("a.ndjson changed after the reload: %d lines", countLines(outA))
+	}
+
+	// invalid reload: misspelt option; the running pipelines stay
+	writeFile(t, cfg, strings.Replace(conf(inA, outA), "poll_interval", "poll_intervall", 1))
+	p.signal(syscall.SIGHUP)
+	eventually(t, 10*time.Second, "a rejected reload", func() bool {
+		return p.metric("weft_config_reloads_total", `result="failure"`) == 1
+	})
+	if !strings.Contains(p.stderr.String(), `did you mean \"poll_interval\"?`) {
+		t.Fatalf("the rejected reload should log the error with a suggestion:\n%s", p.stderr.String())
+	}
+	appendLines(t, inB, "b2", 25)
+	eventually(t, 10*time.Second, "the old pipelines to keep running", func() bool { return countLines(outB) == 75 })
+	if code, _ := p.get("/readyz"); code != 200 {
+		t.Fatalf("/readyz = %d after a rejected reload", code)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func appendLines(t *testing.T, path, prefix string, n int) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(f, "%s %d\n", prefix, i)
+	}
+}
+
+func countLines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return -1
+	}
+	return strings.Count(string(b), "\n")
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.log")
+	writeFile(t, in, "hello\nworld\n")
+	cfg := filepath.Join(dir, "p.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`
+entry:
+  delay: 20
+  source: {file: {path: %q, mode: follow}}
+  sink: [pipeline: {name: out}]
+out:
+  delay: 20
+  source: {pipeline: {name: entry}}
+  sink: [blackhole: ]
+`, in))
+	p := startWeft(t, cfg, nil)
+	p.waitReady(10 * time.Second)
+	if code, body := p.get("/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("/healthz = %d %q", code, body)
+	}
+	eventually(t, 10*time.Second, "2 events delivered", func() bool {
+		return p.metric("weft_component_events_sent_total", `pipeline="out"`, `component="sink/0/blackhole"`) == 2
+	})
+	_, metrics := p.get("/metrics")
+	for _, want := range []string{"weft_pipeline_events_in_total{pipeline=\"entry\"} 2", "weft_buffer_capacity_events{pipeline=\"out\"} 12800",
+		"weft_pipeline_batch_duration_seconds_bucket", "go_goroutines", "process_resident_memory_bytes", "weft_build_info{"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	code, body := p.get("/pipelines")
+	var st struct {
+		Pipelines []struct {
+			Name       string   `json:"name"`
+			State      string   `json:"state"`
+			Upstream   string   `json:"upstream"`
+			Downstream []string `json:"downstream"`
+			EventsIn   float64  `json:"events_in"`
+			Components []struct {
+				ID string `json:"id"`
+			} `json:"components"`
+		} `json:"pipelines"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
+		t.Fatalf("/pipelines = %d %v %s", code, err, body)
+	}
+	if len(st.Pipelines) != 2 || st.Pipelines[0].Name != "entry" || st.Pipelines[0].Downstream[0] != "out" ||
+		st.Pipelines[1].Upstream != "entry" || st.Pipelines[1].State != "running" || st.Pipelines[0].EventsIn != 2 {
+		t.Fatalf("/pipelines: %s", body)
+	}
+	p.signal(syscall.SIGINT)
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+func TestEmbeddedDefault(t *testing.T) {
+	sample, err := os.Open("../deploy/pipelines/sample-logs.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sample.Close()
+	code, stdout, stderr := runWeft(t, sample, "run", "--admin", freeAddr(t))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	docs := parseNDJSON(t, stdout)
+	if len(docs) != 6 {
+		t.Fatalf("%d documents on stdout, want 6:\n%s", len(docs), stdout)
+	}
+	errs := 0
+	for _, d := range docs {
+		if d["agent"] != "weft" {
+			t.Fatalf("default pipeline did not run: %v", d)
+		}
+		if d["severity"] == "error" {
+			errs++
+		}
+	}
+	if errs != 1 {
+		t.Errorf("%d documents marked severity=error, want 1", errs)
+	}
+}
