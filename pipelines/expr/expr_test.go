@@ -125,9 +125,12 @@ func TestPrecedence(t *testing.T) {
 		// (not (/a == 1)) or ((/b == 2) and (/c == 3))
 		{`not /a == 1 or /b == 2 and /c == 3`, true, ""},
 		{`not /a == 1 or /b == 2 and /c == 4`, false, ""},
-		{`not /a == 2 or /b == 0 and /c == 0`, true, ""},
-		{`true or true and false`, true, ""},
-		{`not false or true and false`, true, ""},
+		// and/or: one precedence level, left to right (Data Prepper's grammar)
+		{`not /a == 2 or /b == 0 and /c == 0`, false, ""},
+		{`true or true and false`, false, ""},
+		{`true or (true and false)`, true, ""},
+		{`false and false or true`, true, ""},
+		{`not false or true and false`, false, ""},
 		{`not true or true`, true, ""},
 		{`not not true`, true, ""},
 		{`false and false or true`, true, ""},
@@ -241,6 +244,10 @@ func TestPointers(t *testing.T) {
 		{`"spaced" == "/field with space"`, true, ""}, // a quoted "/..." is a pointer on either side
 		{`/a~1b == "slash"`, true, ""},
 		{`"/a~1b" == "slash"`, true, ""},
+		{`"/missing" == "/also_missing"`, true, ""}, // both are pointers
+		{`"\/index" == "/index"`, false, ""},        // the escaped one is a string
+		{`"\/index" == "\/index"`, true, ""},
+		{`"\/index"`, "/index", ""},
 		{`/m~0n == "tilde"`, true, ""},
 		{`/@timestamp == "2024-01-01"`, true, ""},
 		{`/log.level == "warn"`, true, ""},

@@ -24,10 +24,10 @@ const (
 
 type ast struct {
 	kind  astKind
-	pos   int // byte offset of the token that names the node
-	op    string
-	name  string // function name, or the pointer text
-	path  string // JSON pointer to look up
+	pos   int    // byte offset of the token that names the node
+	op    string // aBinary
+	name  string // aFunc
+	path  string // aPointer: the JSON pointer to look up
 	lit   val
 	neg   bool
 	args  []*ast
@@ -117,48 +117,41 @@ func (p *parser) check(a *ast) (*ast, error) {
 	return a, nil
 }
 
-// parseOr: and-expression { "or" and-expression }
+// parseOr parses Data Prepper's conditional level: `and` and `or` have the
+// same precedence and associate left to right, as in Data Prepper's grammar
+// (conditionalExpression: conditionalExpression (AND|OR) equality), so
+// `a or b and c` is `(a or b) and c`. Runs of one operator become one n-ary
+// node.
 func (p *parser) parseOr() (*ast, error) {
-	first, err := p.parseAnd()
+	left, err := p.parseNot()
 	if err != nil {
 		return nil, err
 	}
-	if !p.isWord(p.peek(), "or") {
-		return first, nil
-	}
-	list := []*ast{first}
-	pos := p.peek().pos
-	for p.isWord(p.peek(), "or") {
+	var built *ast // the node this loop made last, which may grow
+	for p.isWord(p.peek(), "or") || p.isWord(p.peek(), "and") {
 		op := p.next()
-		x, err := p.operandAfter(op, p.parseAnd)
-		if err != nil {
-			return nil, err
+		kind := aOr
+		if op.str == "and" {
+			kind = aAnd
 		}
-		list = append(list, x)
-	}
-	return p.check(newAST(aOr, pos, list...))
-}
-
-// parseAnd: not-expression { "and" not-expression }
-func (p *parser) parseAnd() (*ast, error) {
-	first, err := p.parseNot()
-	if err != nil {
-		return nil, err
-	}
-	if !p.isWord(p.peek(), "and") {
-		return first, nil
-	}
-	list := []*ast{first}
-	pos := p.peek().pos
-	for p.isWord(p.peek(), "and") {
-		op := p.next()
 		x, err := p.operandAfter(op, p.parseNot)
 		if err != nil {
 			return nil, err
 		}
-		list = append(list, x)
+		if built != nil && built.kind == kind {
+			built.args = append(built.args, x)
+			if x.depth+1 > built.depth {
+				built.depth = x.depth + 1
+			}
+			continue
+		}
+		left, err = p.check(newAST(kind, op.pos, left, x))
+		if err != nil {
+			return nil, err
+		}
+		built = left
 	}
-	return p.check(newAST(aAnd, pos, list...))
+	return left, nil
 }
 
 // parseNot: "not" not-expression | equality
@@ -269,7 +262,6 @@ func (p *parser) parseSet() (*ast, error) {
 		}
 		a := newAST(aIn, in.pos, args...)
 		a.neg = neg
-		a.op = opText
 		if l, err = p.check(a); err != nil {
 			return nil, err
 		}
@@ -345,7 +337,6 @@ func (p *parser) parsePrimary() (*ast, error) {
 	case tPointer:
 		p.next()
 		a := newAST(aPointer, t.pos)
-		a.name = t.str
 		a.path = t.str
 		return a, nil
 	case tString:
@@ -354,7 +345,6 @@ func (p *parser) parsePrimary() (*ast, error) {
 			// Data Prepper: a quoted string that starts with "/" is a JSON
 			// pointer (the way to address keys with spaces or symbols).
 			a := newAST(aPointer, t.pos)
-			a.name = p.src[t.pos:t.end]
 			a.path = t.str
 			return a, nil
 		}
