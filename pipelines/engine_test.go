@@ -2,8 +2,8 @@ package pipelines_test
 
 import (
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
