@@ -37,9 +37,14 @@ import (
 //     when the input ends early (json.SyntaxError.Offset counts the bytes read,
 //     which is usually one more).
 //   - AppendJSON never fails: NaN and ±Inf encode as null, time.Time as
-//     RFC 3339 (nanoseconds) in UTC, fmt.Stringer and error values as their
-//     string (so time.Duration encodes as "1.5s", not as nanoseconds), and an
-//     invalid json.Number as a JSON string. HTML characters are not escaped.
+//     RFC 3339 (nanoseconds) in UTC, error and fmt.Stringer values as their
+//     string (so time.Duration encodes as "1.5s", not as nanoseconds; a nil
+//     pointer whose String method panics as "<nil>"), an invalid json.Number
+//     as a JSON string, and a value encoding/json cannot encode as null.
+//     Types implementing json.Marshaler or encoding.TextMarshaler go through
+//     encoding/json so that their own encoding is used. HTML characters are
+//     not escaped. Containers nested deeper than 1000 levels (only possible
+//     with a cyclic tree) are written as null.
 
 // MaxJSONDepth is the deepest nesting of objects and arrays the decoder accepts.
 const MaxJSONDepth = 512
@@ -48,8 +53,10 @@ const MaxJSONDepth = 512
 // (m["self"] = m) produces bounded, valid output instead of a stack overflow.
 const maxEncodeDepth = 1000
 
-// JSONError is a JSON syntax error. Offset is the 0-based index of the byte
-// where the problem was found (len(input) when the input ended early).
+// JSONError is a JSON decoding error: bad syntax, nesting deeper than
+// MaxJSONDepth, or a number out of float64's range. Offset is the 0-based
+// index of the byte where the problem was found (len(input) when the input
+// ended early).
 type JSONError struct {
 	Offset int
 	Msg    string
