@@ -80,10 +80,12 @@ func LoadConfig(opts Options) (*config.Config, error) {
 // routes, graph), returning every error.
 func CheckConfig(opts Options) (*config.Config, error) {
 	cfg, err := LoadConfig(opts)
-	if err != nil {
+	if cfg == nil || len(cfg.Pipelines) == 0 {
 		return cfg, err
 	}
-	return cfg, pipelines.Validate(cfg)
+	// Plugin options are checked even when the file has structural errors,
+	// so one run lists every problem.
+	return cfg, config.Merge(err, pipelines.Validate(cfg))
 }
 
 // New loads and validates the configuration and prepares the agent.

@@ -6,7 +6,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -134,4 +136,35 @@ func unknownKeyMsg(key string, valid []string) string {
 		msg += "; valid options: " + strings.Join(valid, ", ")
 	}
 	return msg
+}
+
+// Merge combines errors (config.Errors are flattened and sorted by position).
+func Merge(errs ...error) error {
+	var out Errors
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var es Errors
+		var e *Error
+		switch {
+		case errors.As(err, &es):
+			out = append(out, es...)
+		case errors.As(err, &e):
+			out = append(out, e)
+		default:
+			return err
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Pos, out[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return out.Err()
 }

@@ -40,6 +40,8 @@ func redactCopy(n *yaml.Node, secrets map[*yaml.Node]bool, secretCtx bool) *yaml
 	if n.Kind == yaml.ScalarNode {
 		if secretCtx || secrets[n] {
 			cp.Value, cp.Tag, cp.Style = Redacted, "!!str", 0
+		} else if n.Tag == "!!null" && n.Value == "" {
+			cp.Value = "null"
 		}
 		return &cp
 	}
@@ -49,7 +51,9 @@ func redactCopy(n *yaml.Node, secrets map[*yaml.Node]bool, secretCtx bool) *yaml
 	cp.Content = make([]*yaml.Node, len(n.Content))
 	for i, c := range n.Content {
 		childSecret := secretCtx
-		if n.Kind == yaml.MappingNode && i%2 == 1 && secretKeyRe.MatchString(n.Content[i-1].Value) {
+		if n.Kind == yaml.MappingNode && i%2 == 0 {
+			childSecret = false // keys of a secret map stay readable
+		} else if n.Kind == yaml.MappingNode && secretKeyRe.MatchString(n.Content[i-1].Value) {
 			childSecret = true
 		}
 		cp.Content[i] = redactCopy(c, secrets, childSecret)

@@ -72,7 +72,7 @@ func TestValidateReportsEveryErrorWithPositionAndSuggestion(t *testing.T) {
 	for _, want := range []string{
 		cfg + `:15:9: pipeline "log-pipeline": processor[0] "parse_json": option "sorce": unknown option "sorce"; did you mean "source"?`,
 		cfg + `:11:20: pipeline "log-pipeline": buffer: option "bounded_blocking.buffer_size": -5 is below the minimum 1`,
-		cfg + `:34:7: pipeline "error-pipeline": source "pipeline": option "name": no pipeline named "log-pipelin"; did you mean "log-pipeline"?`,
+		cfg + `:31:5: pipeline "error-pipeline": source "pipeline": option "name": no pipeline named "log-pipelin"; did you mean "log-pipeline"?`,
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("missing:\n%s\nin:\n%s", want, stderr)
@@ -147,7 +147,7 @@ func TestRunRejectsInvalidConfig(t *testing.T) {
 	cfg := filepath.Join(dir, "p.yaml")
 	writeFile(t, cfg, "p:\n  source: {stdn: }\n  sink: [stdout: ]\n")
 	code, _, stderr := runWeft(t, nil, "run", "-c", cfg)
-	if code != 1 || !strings.Contains(stderr, `p.yaml:2:13: pipeline "p": unknown source plugin "stdn"; did you mean "stdin"?`) {
+	if code != 1 || !strings.Contains(stderr, `p.yaml:2:12: pipeline "p": unknown source plugin "stdn"; did you mean "stdin"?`) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }

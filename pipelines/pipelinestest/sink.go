@@ -1,6 +1,10 @@
 package pipelinestest
 
 import (
+	"os"
+	"strings"
+	"testing"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -70,4 +74,39 @@ func hasLabels(m *dto.Metric, labels []string) bool {
 		}
 	}
 	return true
+}
+
+// CheckREADME fails t unless the plugin's README (path) has a table row for
+// every option the config struct declares, showing its default, so the
+// documentation cannot drift from the code.
+func CheckREADME(t testing.TB, kind pipelines.Kind, plugin, path string) {
+	t.Helper()
+	f, ok := pipelines.Lookup(kind, plugin)
+	if !ok {
+		t.Fatalf("no %s %q registered", kind, plugin)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "| `") {
+			name, _, _ := strings.Cut(strings.TrimPrefix(line, "| `"), "`")
+			rows[name] = line
+		}
+	}
+	for _, o := range f.Options() {
+		row, ok := rows[o.Name]
+		if !ok {
+			t.Errorf("%s: option %q is not in the options table", path, o.Name)
+			continue
+		}
+		if o.Default != "" && !strings.Contains(row, "`"+o.Default+"`") {
+			t.Errorf("%s: option %q: the row does not show the default `%s`: %s", path, o.Name, o.Default, row)
+		}
+		if o.Required && !strings.Contains(row, "required") {
+			t.Errorf("%s: option %q is required but its row does not say so", path, o.Name)
+		}
+	}
 }

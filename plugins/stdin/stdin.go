@@ -135,7 +135,7 @@ func (s *Source) read() {
 			chunk = make([]*event.Event, 0, s.cfg.BatchSize)
 			return true
 		case <-s.done:
-			s.lost(len(chunk), "read after the source stopped")
+			s.lost(len(chunk), "the source had stopped writing")
 			return false
 		}
 	}

@@ -1,0 +1,22 @@
+// Package all links every plugin into the binary. It is the one place that
+// names them; the engine knows none.
+package all
+
+import (
+	// sources
+	_ "github.com/weft-agent/weft/plugins/file"
+	_ "github.com/weft-agent/weft/plugins/stdin"
+
+	// processors
+	_ "github.com/weft-agent/weft/plugins/addentries"
+	_ "github.com/weft-agent/weft/plugins/copyvalues"
+	_ "github.com/weft-agent/weft/plugins/deleteentries"
+	_ "github.com/weft-agent/weft/plugins/dropevents"
+	_ "github.com/weft-agent/weft/plugins/parsejson"
+	_ "github.com/weft-agent/weft/plugins/renamekeys"
+
+	// sinks
+	_ "github.com/weft-agent/weft/exporters/blackhole"
+	_ "github.com/weft-agent/weft/exporters/file"
+	_ "github.com/weft-agent/weft/exporters/stdout"
+)
