@@ -279,8 +279,12 @@ func checkReadme(t *testing.T, plugin string) {
 		t.Fatal(err)
 	}
 	rows := map[string][]string{}
+	inOptions := false // only the table under "## Options"
 	for _, line := range strings.Split(string(readme), "\n") {
-		if !strings.HasPrefix(line, "| `") {
+		if strings.HasPrefix(line, "## ") {
+			inOptions = line == "## Options"
+		}
+		if !inOptions || !strings.HasPrefix(line, "| `") {
 			continue
 		}
 		cells := strings.Split(strings.Trim(line, "|"), "|")
