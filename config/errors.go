@@ -84,6 +84,9 @@ func (es Errors) Err() error {
 // Suggest returns the candidate closest to s when it is close enough to be a
 // plausible misspelling, else "".
 func Suggest(s string, candidates []string) string {
+	if len(s) > 64 {
+		return "" // not a misspelling; spare the quadratic distance
+	}
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
 		d := levenshtein(strings.ToLower(s), strings.ToLower(c))

@@ -28,7 +28,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	weftBin = filepath.Join(dir, "weft")
-	build := exec.Command("go", "build", "-o", weftBin, "..")
+	// The binary is built with the race detector, so every end-to-end test
+	// also checks the agent's runtime for data races.
+	build := exec.Command("go", "build", "-race", "-o", weftBin, "..")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building weft:", err)
