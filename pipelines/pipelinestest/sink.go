@@ -89,24 +89,43 @@ func CheckREADME(t testing.TB, kind pipelines.Kind, plugin, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]string{}
+	rows := map[string][]string{}
+	inOptions := false // only the table under "## Options"
 	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "| `") {
-			name, _, _ := strings.Cut(strings.TrimPrefix(line, "| `"), "`")
-			rows[name] = line
+		if strings.HasPrefix(line, "## ") {
+			inOptions = line == "## Options"
 		}
+		if !inOptions || !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		rows[strings.Trim(cells[0], "`")] = cells
 	}
-	for _, o := range f.Options() {
+	opts := f.Options()
+	known := map[string]bool{}
+	for _, o := range opts {
+		known[o.Name] = true
 		row, ok := rows[o.Name]
-		if !ok {
+		if !ok || len(row) < 4 {
 			t.Errorf("%s: option %q is not in the options table", path, o.Name)
 			continue
 		}
-		if o.Default != "" && !strings.Contains(row, "`"+o.Default+"`") {
-			t.Errorf("%s: option %q: the row does not show the default `%s`: %s", path, o.Name, o.Default, row)
+		if typ := strings.Trim(row[1], "`"); !strings.HasPrefix(typ, o.Type) {
+			t.Errorf("%s: option %q: the table says type %q, the code %q", path, o.Name, typ, o.Type)
 		}
-		if o.Required && !strings.Contains(row, "required") {
+		if o.Default != "" && !strings.Contains(row[2], "`"+o.Default+"`") && strings.Trim(row[2], "`") != o.Default {
+			t.Errorf("%s: option %q: the row does not show the default `%s`: %v", path, o.Name, o.Default, row)
+		}
+		if o.Required && !strings.Contains(strings.ToLower(strings.Join(row, "|")), "required") {
 			t.Errorf("%s: option %q is required but its row does not say so", path, o.Name)
+		}
+	}
+	for name := range rows {
+		if !known[name] {
+			t.Errorf("%s: the table lists %q, which the code does not have", path, name)
 		}
 	}
 }

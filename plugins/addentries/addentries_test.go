@@ -269,7 +269,7 @@ func TestConcurrentUse(t *testing.T) {
 // TestReadmeListsEveryOption keeps README.md's option table in step with
 // the config struct: same names, types and defaults.
 func TestReadmeListsEveryOption(t *testing.T) {
-	checkReadme(t, "add_entries")
+	pipelinestest.CheckREADME(t, pipelines.KindProcessor, "add_entries", "README.md")
 }
 
 func checkReadme(t *testing.T, plugin string) {

@@ -2,7 +2,6 @@ package parsejson
 
 import (
 	"context"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -298,41 +297,5 @@ func TestDefaults(t *testing.T) {
 // TestReadmeListsEveryOption keeps README.md's option table in step with
 // the config struct: same names, types and defaults.
 func TestReadmeListsEveryOption(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := map[string][]string{}
-	inOptions := false // only the table under "## Options"
-	for _, line := range strings.Split(string(readme), "\n") {
-		if strings.HasPrefix(line, "## ") {
-			inOptions = line == "## Options"
-		}
-		if !inOptions || !strings.HasPrefix(line, "| `") {
-			continue
-		}
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		for i := range cells {
-			cells[i] = strings.Trim(strings.TrimSpace(cells[i]), "`")
-		}
-		rows[cells[0]] = cells
-	}
-	f, _ := pipelines.Lookup(pipelines.KindProcessor, "parse_json")
-	opts := f.Options()
-	if len(rows) != len(opts) {
-		t.Errorf("README lists %d options, the config has %d", len(rows), len(opts))
-	}
-	for _, o := range opts {
-		row, ok := rows[o.Name]
-		if !ok || len(row) < 4 {
-			t.Errorf("README does not list option %s", o.Name)
-			continue
-		}
-		if row[1] != o.Type {
-			t.Errorf("README type of %s is %q, code says %q", o.Name, row[1], o.Type)
-		}
-		if def := strings.Trim(row[2], "—"); def != o.Default {
-			t.Errorf("README default of %s is %q, code says %q", o.Name, def, o.Default)
-		}
-	}
+	pipelinestest.CheckREADME(t, pipelines.KindProcessor, "parse_json", "README.md")
 }
