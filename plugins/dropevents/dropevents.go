@@ -10,6 +10,7 @@ import (
 	"github.com/weft-agent/weft/pipelines"
 	"github.com/weft-agent/weft/pipelines/event"
 	"github.com/weft-agent/weft/pipelines/expr"
+	"github.com/weft-agent/weft/pipelines/ratelog"
 )
 
 func init() {
@@ -24,14 +25,14 @@ const (
 	reasonFailed  = "drop_when_error"
 )
 
-// processor is immutable after New (failureLog is atomic), so workers share
+// processor is immutable after New (ratelog.Logger is atomic), so workers share
 // it without locking.
 type processor struct {
 	when        *expr.Expression
 	tel         *pipelines.Telemetry
 	dropFailed  bool // drop events on which the condition fails
 	logFailures bool
-	failures    *failureLog
+	failures    *ratelog.Logger
 }
 
 // New creates a drop_events processor.
@@ -53,7 +54,7 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 	default:
 		return nil, errors.New("handle_failed_events: must be drop, drop_silently, skip or skip_silently")
 	}
-	p.failures = newFailureLog(s.Logger, msg)
+	p.failures = ratelog.New(s.Logger, msg)
 	return p, nil
 }
 
@@ -65,7 +66,7 @@ func (p *processor) Process(_ context.Context, events []*event.Event) []*event.E
 		drop, err := p.when.EvalBool(ev)
 		if err != nil {
 			if p.logFailures {
-				p.failures.record(err)
+				p.failures.Record(err)
 			}
 			if p.dropFailed {
 				p.tel.Drop(ev, reasonFailed)
@@ -85,7 +86,7 @@ func (p *processor) Process(_ context.Context, events []*event.Event) []*event.E
 // Shutdown reports the failures counted since the last warning.
 func (p *processor) Shutdown(context.Context) error {
 	if p.logFailures {
-		p.failures.flush()
+		p.failures.Flush()
 	}
 	return nil
 }

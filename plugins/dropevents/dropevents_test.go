@@ -188,7 +188,7 @@ func TestFailureLogRateLimited(t *testing.T) {
 			}
 			p := proc.(*processor)
 			clock := time.Unix(1000, 0)
-			p.failures.now = func() time.Time { return clock }
+			p.failures.Now = func() time.Time { return clock }
 			bad := func(n int) {
 				for i := 0; i < n; i++ {
 					p.Process(context.Background(), []*event.Event{newEvent(t, `{"n":"x"}`), newEvent(t, `{"n":0}`)})

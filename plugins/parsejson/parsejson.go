@@ -14,6 +14,7 @@ import (
 	"github.com/weft-agent/weft/pipelines"
 	"github.com/weft-agent/weft/pipelines/event"
 	"github.com/weft-agent/weft/pipelines/expr"
+	"github.com/weft-agent/weft/pipelines/ratelog"
 )
 
 func init() {
@@ -28,7 +29,7 @@ var (
 	errBlocked   = errors.New("a value on the way to the destination is not an object")
 )
 
-// processor is immutable after New (failureLog is atomic), so workers share
+// processor is immutable after New (ratelog.Logger is atomic), so workers share
 // it without locking.
 type processor struct {
 	source      event.Path
@@ -45,7 +46,7 @@ type processor struct {
 	overwrite   bool
 	deleteSrc   bool
 	logFailures bool
-	failures    *failureLog
+	failures    *ratelog.Logger
 }
 
 // New creates a parse_json processor.
@@ -62,7 +63,7 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 		overwrite:   c.OverwriteIfDestinationExists,
 		deleteSrc:   c.DeleteSource,
 		logFailures: c.HandleFailedEvents != "skip_silently",
-		failures:    newFailureLog(s.Logger, "parse_json: events could not be parsed; they continue unparsed"),
+		failures:    ratelog.New(s.Logger, "parse_json: events could not be parsed; they continue unparsed"),
 	}
 	if !p.toRoot {
 		p.dest = event.ParsePath(c.Destination)
@@ -220,14 +221,14 @@ func stringifyBelow(m map[string]any, level, depth int) {
 func (p *processor) fail(ev *event.Event, err error) {
 	ev.AddTags(p.tags...)
 	if p.logFailures {
-		p.failures.record(err)
+		p.failures.Record(err)
 	}
 }
 
 // Shutdown reports the failures counted since the last warning.
 func (p *processor) Shutdown(context.Context) error {
 	if p.logFailures {
-		p.failures.flush()
+		p.failures.Flush()
 	}
 	return nil
 }

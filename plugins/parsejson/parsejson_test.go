@@ -207,7 +207,7 @@ func TestFailureLogRateLimited(t *testing.T) {
 			}
 			p := proc.(*processor)
 			clock := time.Unix(1000, 0)
-			p.failures.now = func() time.Time { return clock }
+			p.failures.Now = func() time.Time { return clock }
 			bad := func(n int) {
 				for i := 0; i < n; i++ {
 					ev := event.New(event.KindLog, time.Time{}, map[string]any{"message": "not json"})
