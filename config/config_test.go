@@ -65,7 +65,9 @@ func TestSubstitution(t *testing.T) {
 		{"${file:" + secret + "}", "s3cret", ""},
 		{"${MISSING}", "", "environment variable MISSING is not set"},
 		{"${HOST", "", "unterminated"},
-		{"${9BAD}", "", "invalid reference"},
+		{"${9BAD}", "${9BAD}", ""},
+		{"${key1}-${key2}", "${key1}-${key2}", ""}, // Data Prepper add_entries format
+		{"${cluster:-x}", "${cluster:-x}", ""},
 		{"${file:/nonexistent/x}", "", "no such file"},
 	}
 	for _, c := range cases {

@@ -92,9 +92,6 @@ func Expand(s string, env func(string) (string, bool)) (string, bool, error) {
 		b.WriteString(s[:i])
 		s = s[i+end+1:]
 		switch {
-		case strings.HasPrefix(ref, "/"):
-			// event-field template: kept for the plugin
-			b.WriteString("${" + ref + "}")
 		case strings.HasPrefix(ref, "file:"):
 			p := strings.TrimPrefix(ref, "file:")
 			data, err := os.ReadFile(p)
@@ -103,11 +100,14 @@ func Expand(s string, env func(string) (string, bool)) (string, bool, error) {
 			}
 			b.WriteString(strings.TrimRight(string(data), "\r\n"))
 			fromFile = true
+		case strings.HasPrefix(ref, "/") || !IsEnvName(strings.SplitN(ref, ":-", 2)[0]):
+			// An event-field template (${/kubernetes/pod_name}, or Data
+			// Prepper's ${key} in add_entries formats): kept for the plugin.
+			// Only conventional environment names (upper case, digits, _)
+			// are looked up.
+			b.WriteString("${" + ref + "}")
 		default:
 			name, def, hasDef := strings.Cut(ref, ":-")
-			if !validEnvName(name) {
-				return "", false, fmt.Errorf("invalid reference ${%s}: expected ${NAME}, ${NAME:-default}, ${file:/path} or ${/field}", ref)
-			}
 			v, ok := env(name)
 			if !ok || (hasDef && v == "") {
 				if !hasDef {
@@ -120,12 +120,16 @@ func Expand(s string, env func(string) (string, bool)) (string, bool, error) {
 	}
 }
 
-func validEnvName(s string) bool {
+// IsEnvName reports whether s is a conventional environment variable name
+// (upper-case letters, digits and underscores, not starting with a digit).
+// Only such names are substituted from the environment; anything else in
+// ${...} is an event-field reference for a plugin.
+func IsEnvName(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i, r := range s {
-		if r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9' {
+		if r == '_' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9' {
 			continue
 		}
 		return false

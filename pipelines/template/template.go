@@ -9,6 +9,8 @@
 package template
 
 import (
+	"github.com/weft-agent/weft/config"
+
 	"errors"
 	"fmt"
 	"strconv"
@@ -123,8 +125,8 @@ func parseField(ref string) (part, error) {
 	switch {
 	case ref == "":
 		return part{}, errors.New("empty field reference ${}")
-	case ref[0] != '/':
-		return part{}, fmt.Errorf("field reference ${%s} must start with / (${/%s}); ${NAME} is an environment variable", ref, ref)
+	case config.IsEnvName(ref):
+		return part{}, fmt.Errorf("${%s} is an environment variable reference, but it was not resolved; set %s or write ${/%s} for an event field", ref, ref, ref)
 	case ref == "/":
 		return part{}, errors.New("${/} would insert the whole event; name a field")
 	case strings.ContainsAny(ref, "{"):

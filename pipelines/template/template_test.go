@@ -70,7 +70,7 @@ func TestParseErrors(t *testing.T) {
 		"logs-%{yyyy",
 		"${}",
 		"%{}",
-		"${name}",
+		"${NAME}",
 		"${/}",
 		"${/a${/b}}",
 		"%{yyyy-%{MM}}",
