@@ -267,7 +267,7 @@ func optionFields(t reflect.Type) (names []string, idx map[string][]int) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			p := append(append([]int(nil), path...), i)
-			if f.Anonymous && f.Tag.Get("yaml") == "" {
+			if f.Anonymous && (f.Tag.Get("yaml") == "" || strings.Contains(f.Tag.Get("yaml"), ",inline")) {
 				ft := f.Type
 				if ft.Kind() == reflect.Pointer {
 					ft = ft.Elem()

@@ -5,6 +5,7 @@ package all
 import (
 	// sources
 	_ "github.com/weft-agent/weft/plugins/file"
+	_ "github.com/weft-agent/weft/plugins/http"
 	_ "github.com/weft-agent/weft/plugins/stdin"
 
 	// processors
@@ -12,8 +13,11 @@ import (
 	_ "github.com/weft-agent/weft/plugins/copyvalues"
 	_ "github.com/weft-agent/weft/plugins/deleteentries"
 	_ "github.com/weft-agent/weft/plugins/dropevents"
+	_ "github.com/weft-agent/weft/plugins/mask"
+	_ "github.com/weft-agent/weft/plugins/obfuscate"
 	_ "github.com/weft-agent/weft/plugins/parsejson"
 	_ "github.com/weft-agent/weft/plugins/renamekeys"
+	_ "github.com/weft-agent/weft/plugins/tracecontext"
 
 	// sinks
 	_ "github.com/weft-agent/weft/exporters/blackhole"

@@ -59,6 +59,15 @@ func init() {
 func isAlnum(c byte) bool   { return chClass[c]&chAlnum != 0 }
 func isKeyChar(c byte) bool { return chClass[c]&chKey != 0 }
 
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if chClass[s[i]]&chHex == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // noContext reports the values loggers print when there is no active span
 // (Python's logging instrumentation writes trace_id=0): not an ID, but not a
 // broken one either, so they are neither emitted nor reported as invalid.

@@ -130,8 +130,15 @@ func alnumEnd(t string, j int, dash bool) int {
 // "trace_id=<32 hex> span_id=<16 hex> resource.service.name=<name> trace_sampled=True".
 // It returns where parsing ended.
 func (s *textScan) python(t string, at, j int) int {
+	quoted := j < len(t) && (t[j] == '"' || t[j] == '\'')
+	if quoted {
+		j++ // trace_id="..." as logfmt quotes it
+	}
 	end := alnumEnd(t, j, false)
 	trace, st := traceID(t[j:end], false, false)
+	if quoted && end < len(t) && t[end] == t[j-1] {
+		end++
+	}
 	if st == absent {
 		// trace_id=0: the line was logged outside any span.
 		return end
@@ -143,6 +150,7 @@ func (s *textScan) python(t string, at, j int) int {
 	r.trace = trace
 	spanSeen := false
 	k := end
+attrs:
 	for n := 0; n < 8; n++ {
 		for k < len(t) && (t[k] == ' ' || t[k] == ',' || t[k] == '\t') {
 			k++
@@ -155,12 +163,21 @@ func (s *textScan) python(t string, at, j int) int {
 			break
 		}
 		key := t[ks:k]
-		k++
-		vs := k
-		for k < len(t) && !valueEnd(t[k]) {
-			k++
+		vs := k + 1
+		var quote byte
+		if vs < len(t) && (t[vs] == '"' || t[vs] == '\'') {
+			quote = t[vs]
+			vs++
 		}
-		val := t[vs:k]
+		ve := vs
+		for ve < len(t) && !valueEnd(t[ve]) {
+			ve++
+		}
+		val := t[vs:ve]
+		next := ve
+		if quote != 0 && next < len(t) && t[next] == quote {
+			next++
+		}
 		switch key {
 		case "span_id":
 			spanSeen = true
@@ -173,7 +190,13 @@ func (s *textScan) python(t string, at, j int) int {
 			} else if eqFold(val, "false") {
 				r.flags = flagStrings[0]
 			}
+		default:
+			// Not ours (perhaps another anchor, x-b3-traceid=...): leave
+			// it to the scanner.
+			k = ks
+			break attrs
 		}
+		k = next
 	}
 	if !spanSeen {
 		// A custom format may put span_id= before trace_id=; look back on
@@ -233,6 +256,11 @@ func (s *textScan) traceparent(t string, j int) int {
 // standard allows only lowercase, but loggers and proxies do change case).
 func parseTraceparent(v string, r *found) {
 	if r.trace != "" || noContext(v) {
+		return
+	}
+	if len(v) < 3 || v[2] != '-' {
+		// Not shaped like a traceparent at all (prose such as "no
+		// traceparent: new trace"): not an ID, so not an invalid one.
 		return
 	}
 	// Later versions may append fields after the flags ("-..."); version
@@ -373,7 +401,11 @@ func parseB3Single(v string, r *found) {
 	}
 	dash := strings.IndexByte(v, '-')
 	if dash < 0 {
-		r.invalid++
+		// Only a long hex run looks like a broken ID; anything else after
+		// a "b3" key ("b3: 500mg") is not B3 at all.
+		if len(v) >= 16 && isHex(v) {
+			r.invalid++
+		}
 		return
 	}
 	trace, st := traceID(v[:dash], true, false)

@@ -4,8 +4,9 @@
 // characters are triggers (a digit at the start of a number, '@', ':', '=',
 // '+', '(', 'A', 'B'/'b', 'e', a hex letter at the start of a word) and only
 // there does a hand-written validator look around. There are no regular
-// expressions and no allocations. Every detector matches ASCII text only, so
-// replacing matches never splits a multi-byte UTF-8 sequence.
+// expressions and no allocations. Matches start and end at ASCII
+// characters (only a password or secret value may hold other characters),
+// so replacing them never splits a multi-byte UTF-8 sequence.
 //
 // The rules of each detector, including what it deliberately does not match,
 // are listed in the mask processor's README.md.
