@@ -2,10 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"compress/gzip"
 	"fmt"
 	"net/http"
 	"os"

@@ -5,6 +5,7 @@ package all
 import (
 	// sources
 	_ "github.com/weft-agent/weft/plugins/file"
+	_ "github.com/weft-agent/weft/plugins/forward"
 	_ "github.com/weft-agent/weft/plugins/http"
 	_ "github.com/weft-agent/weft/plugins/stdin"
 
@@ -22,5 +23,6 @@ import (
 	// sinks
 	_ "github.com/weft-agent/weft/exporters/blackhole"
 	_ "github.com/weft-agent/weft/exporters/file"
+	_ "github.com/weft-agent/weft/exporters/opensearch"
 	_ "github.com/weft-agent/weft/exporters/stdout"
 )
