@@ -7,6 +7,8 @@ import (
 	_ "github.com/weft-agent/weft/plugins/file"
 	_ "github.com/weft-agent/weft/plugins/forward"
 	_ "github.com/weft-agent/weft/plugins/http"
+	_ "github.com/weft-agent/weft/plugins/oteltracesource"
+	_ "github.com/weft-agent/weft/plugins/otlp"
 	_ "github.com/weft-agent/weft/plugins/stdin"
 
 	// processors
