@@ -10,6 +10,7 @@ import (
 	_ "github.com/weft-agent/weft/plugins/oteltracesource"
 	_ "github.com/weft-agent/weft/plugins/otlp"
 	_ "github.com/weft-agent/weft/plugins/stdin"
+	_ "github.com/weft-agent/weft/plugins/tail"
 
 	// processors
 	_ "github.com/weft-agent/weft/plugins/addentries"
