@@ -15,6 +15,29 @@ go vet ./...
 echo "== unit and end-to-end tests (race detector)"
 go test -race -count=1 -timeout 20m ./...
 
+echo "== OpenSearch integration tests (a real OpenSearch 2.19.1 on 127.0.0.1, race detector)"
+# test/opensearch/start.sh builds the launcher with Maven (the first run
+# downloads the OpenSearch jars from Maven Central) and starts a single-node
+# engine; it is stopped on exit unless it was already running before this
+# script (a developer's engine, shared with other work, is left alone).
+os_url="http://127.0.0.1:${WEFT_OS_PORT:-19200}"
+os_ours=1
+if curl -fsS -m 5 "$os_url/_cluster/health" >/dev/null 2>&1; then
+  echo "(OpenSearch already running at $os_url: using it and leaving it running)"
+  os_ours=0
+else
+  trap 'test/opensearch/stop.sh || true' EXIT
+fi
+WEFT_OPENSEARCH_URL="$(test/opensearch/start.sh)"
+export WEFT_OPENSEARCH_URL
+go vet -tags integration ./e2e/ ./exporters/opensearch/
+go test -race -count=1 -timeout 15m -tags integration -run OpenSearch ./e2e/
+go test -race -count=1 -timeout 15m -tags integration ./exporters/opensearch/
+if [ "$os_ours" = 1 ]; then
+  test/opensearch/stop.sh
+  trap - EXIT
+fi
+
 echo "== fuzz smoke (each decoder 10s)"
 while read -r pkg target; do
   go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s "$pkg"

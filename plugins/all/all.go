@@ -17,10 +17,12 @@ import (
 	_ "github.com/weft-agent/weft/plugins/copyvalues"
 	_ "github.com/weft-agent/weft/plugins/deleteentries"
 	_ "github.com/weft-agent/weft/plugins/dropevents"
+	_ "github.com/weft-agent/weft/plugins/filter"
 	_ "github.com/weft-agent/weft/plugins/mask"
 	_ "github.com/weft-agent/weft/plugins/obfuscate"
 	_ "github.com/weft-agent/weft/plugins/parsejson"
 	_ "github.com/weft-agent/weft/plugins/renamekeys"
+	_ "github.com/weft-agent/weft/plugins/selectfields"
 	_ "github.com/weft-agent/weft/plugins/tracecontext"
 
 	// sinks
