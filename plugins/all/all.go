@@ -20,9 +20,12 @@ import (
 	_ "github.com/weft-agent/weft/plugins/filter"
 	_ "github.com/weft-agent/weft/plugins/mask"
 	_ "github.com/weft-agent/weft/plugins/obfuscate"
+	_ "github.com/weft-agent/weft/plugins/oteltraceraw"
 	_ "github.com/weft-agent/weft/plugins/parsejson"
 	_ "github.com/weft-agent/weft/plugins/renamekeys"
 	_ "github.com/weft-agent/weft/plugins/selectfields"
+	_ "github.com/weft-agent/weft/plugins/servicemapstateful"
+	_ "github.com/weft-agent/weft/plugins/spanmetrics"
 	_ "github.com/weft-agent/weft/plugins/tracecontext"
 
 	// sinks
