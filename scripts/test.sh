@@ -31,7 +31,7 @@ fi
 WEFT_OPENSEARCH_URL="$(test/opensearch/start.sh)"
 export WEFT_OPENSEARCH_URL
 go vet -tags integration ./e2e/ ./exporters/opensearch/
-go test -race -count=1 -timeout 15m -tags integration -run OpenSearch ./e2e/
+go test -race -count=1 -timeout 15m -tags integration -run "OpenSearch|TraceAnalytics" ./e2e/
 go test -race -count=1 -timeout 15m -tags integration ./exporters/opensearch/
 if [ "$os_ours" = 1 ]; then
   test/opensearch/stop.sh
