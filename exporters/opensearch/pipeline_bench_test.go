@@ -147,7 +147,9 @@ entry:
 
 // spanRequest is one service's export of k spans in traces of 10 (root first).
 func spanRequest(req, k int) *coltrace.ExportTraceServiceRequest {
-	str := func(s string) *commonpb.AnyValue { return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}} }
+	str := func(s string) *commonpb.AnyValue {
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}}
+	}
 	kv := func(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
 	spans := make([]*tracepb.Span, k)
 	for i := range spans {
