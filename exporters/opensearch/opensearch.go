@@ -236,7 +236,10 @@ func (s *Sink) healthLoop() {
 // has been unreachable since the last successful request and the buffer is
 // full (the pipeline is being pushed back).
 func (s *Sink) Ready() error {
-	if !s.unreachable.Load() || !s.batcher.Full() {
+	// Unready whenever the cluster cannot be reached (connection errors,
+	// TLS failures, 502/503/504 since the last success), so /readyz tells
+	// operators the destination is down while the buffer still absorbs it.
+	if !s.unreachable.Load() {
 		return nil
 	}
 	since := time.Unix(0, s.downSince.Load()).UTC().Format(time.RFC3339)
@@ -244,7 +247,11 @@ func (s *Sink) Ready() error {
 	if p := s.lastErr.Load(); p != nil {
 		last = *p
 	}
-	return fmt.Errorf("OpenSearch unreachable since %s (%s) and the buffer is full (%d documents)", since, last, s.cfg.MaxBuffered)
+	state := "buffering"
+	if s.batcher.Full() {
+		state = "the buffer is full and the pipeline is pushed back"
+	}
+	return fmt.Errorf("OpenSearch unreachable since %s (%s); %s (max_buffered %d)", since, last, state, s.cfg.MaxBuffered)
 }
 
 // writeScratch is one Write's reusable memory.

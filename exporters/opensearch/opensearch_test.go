@@ -703,9 +703,10 @@ flush_timeout: 1ms
 initial_backoff: 1ms
 max_backoff: 5ms
 `)
-	if err := s.Ready(); err != nil {
-		t.Fatalf("unready with an empty buffer: %v", err)
-	}
+	waitFor(t, "unready while the cluster is down", func() bool {
+		err := s.Ready()
+		return err != nil && strings.Contains(err.Error(), "buffering")
+	})
 	var tr tracked
 	done := make(chan error, 1)
 	go func() { done <- s.Write(context.Background(), tr.events(25, spanEvent)) }()
