@@ -302,7 +302,7 @@ out:
 		Pipelines []struct {
 			Name       string   `json:"name"`
 			State      string   `json:"state"`
-			Upstream   string   `json:"upstream"`
+			Upstream   []string `json:"upstream"`
 			Downstream []string `json:"downstream"`
 			EventsIn   float64  `json:"events_in"`
 			Components []struct {
@@ -314,7 +314,7 @@ out:
 		t.Fatalf("/pipelines = %d %v %s", code, err, body)
 	}
 	if len(st.Pipelines) != 2 || st.Pipelines[0].Name != "entry" || st.Pipelines[0].Downstream[0] != "out" ||
-		st.Pipelines[1].Upstream != "entry" || st.Pipelines[1].State != "running" || st.Pipelines[0].EventsIn != 2 {
+		len(st.Pipelines[1].Upstream) != 1 || st.Pipelines[1].Upstream[0] != "entry" || st.Pipelines[1].State != "running" || st.Pipelines[0].EventsIn != 2 {
 		t.Fatalf("/pipelines: %s", body)
 	}
 	p.signal(syscall.SIGINT)

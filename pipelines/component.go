@@ -115,11 +115,16 @@ type Host interface {
 	PipelineInput(name string) (Input, bool)
 }
 
-// PipelineRef is implemented by the configs of connector components (the
-// `pipeline` source and sink) so the graph can be checked without knowing
-// the plugins.
+// PipelineRef is implemented by the config of the connector sink (the
+// `pipeline` sink) so the graph can be checked without knowing the plugins.
 type PipelineRef interface {
 	PipelineName() string
+}
+
+// UpstreamRef is implemented by the config of the connector source: the
+// pipelines whose `pipeline` sinks feed this pipeline.
+type UpstreamRef interface {
+	UpstreamNames() []string
 }
 
 // Telemetry counts one component's events and exposes its registerer.

@@ -20,10 +20,20 @@ type ConnectorConfig struct {
 // PipelineName implements PipelineRef.
 func (c *ConnectorConfig) PipelineName() string { return c.Name }
 
+// SourceConnectorConfig names the upstream pipeline; weft also accepts a
+// list, so several pipelines can feed one (fan-in), which Data Prepper
+// cannot express.
+type SourceConnectorConfig struct {
+	Name []string `yaml:"name" required:"true" doc:"the pipeline (or list of pipelines) whose pipeline sink feeds this one"`
+}
+
+// UpstreamNames implements UpstreamRef.
+func (c *SourceConnectorConfig) UpstreamNames() []string { return c.Name }
+
 func init() {
-	RegisterSource("pipeline", "events from another pipeline's `pipeline` sink",
-		func() *ConnectorConfig { return &ConnectorConfig{} },
-		func(s Settings, c *ConnectorConfig) (Source, error) { return connectorSource{}, nil })
+	RegisterSource("pipeline", "events from other pipelines' `pipeline` sinks",
+		func() *SourceConnectorConfig { return &SourceConnectorConfig{} },
+		func(s Settings, c *SourceConnectorConfig) (Source, error) { return connectorSource{}, nil })
 	RegisterSink("pipeline", "events into another pipeline (whose source is `pipeline` naming this one)",
 		func() *ConnectorConfig { return &ConnectorConfig{} },
 		func(s Settings, c *ConnectorConfig) (Sink, error) {

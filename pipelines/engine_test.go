@@ -604,3 +604,57 @@ p:
 	}
 	_ = fmt.Sprint
 }
+
+// Fan-in (weft's extension): a `pipeline` source may name several upstream
+// pipelines; all of their events arrive, and it stops after all of them.
+func TestFanIn(t *testing.T) {
+	h := build(t, `
+a:
+  delay: 10
+  source: {test_gen: {count: 100, batch: 10, acks: fanin}}
+  processor: [test_tag: {key: from, value: a}]
+  sink: [pipeline: {name: joined}]
+b:
+  delay: 10
+  source: {test_gen: {count: 50, batch: 10, acks: fanin}}
+  processor: [test_tag: {key: from, value: b}]
+  sink: [pipeline: {name: joined}]
+joined:
+  delay: 10
+  source: {pipeline: {name: [a, b]}}
+  sink: [test_collect: {name: fanin}]
+`)
+	if names := h.g.Pipelines(); names[2].Name != "joined" {
+		t.Fatalf("the joined pipeline must come after both upstreams")
+	}
+	h.run(t)
+	got := map[string]int{}
+	for _, ev := range collected("fanin") {
+		v, _ := ev.GetString(event.ParsePath("from"))
+		got[v]++
+	}
+	if got["a"] != 100 || got["b"] != 50 {
+		t.Fatalf("fan-in delivered %v, want a:100 b:50", got)
+	}
+	if n := acks("fanin").ok.Load(); n != 15 {
+		t.Fatalf("acks %d, want 15", n)
+	}
+}
+
+func TestFanInNeedsBothEnds(t *testing.T) {
+	cfg, _ := config.Parse("test.yaml", []byte(`
+a:
+  source: {test_gen: }
+  sink: [pipeline: {name: joined}]
+b:
+  source: {test_gen: }
+  sink: [test_collect: ]
+joined:
+  source: {pipeline: {name: [a, b]}}
+  sink: [test_collect: ]
+`), func(string) (string, bool) { return "", false })
+	err := pipelines.Validate(cfg)
+	if err == nil || !strings.Contains(err.Error(), `reads from pipeline "b", but "b" has no `+"`pipeline`"+` sink named "joined"`) {
+		t.Fatalf("error = %v", err)
+	}
+}

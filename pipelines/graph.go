@@ -57,7 +57,7 @@ type pipeSpec struct {
 	sinks   []*compSpec
 	routes  []*expr.Expression
 	sinkRts [][]int
-	up      string   // pipeline named by a connector source
+	up      []string // pipelines named by a connector source
 	down    []string // pipelines named by connector sinks
 }
 
@@ -95,8 +95,8 @@ func plan(cfg *config.Config) ([]*pipeSpec, error) {
 		if p.Source != nil {
 			ps.source = decode(p.Source, KindSource)
 			if ps.source != nil {
-				if r, ok := ps.source.cfg.(PipelineRef); ok {
-					ps.up = r.PipelineName()
+				if r, ok := ps.source.cfg.(UpstreamRef); ok {
+					ps.up = r.UpstreamNames()
 				}
 			}
 		}
@@ -144,14 +144,14 @@ func plan(cfg *config.Config) ([]*pipeSpec, error) {
 	}
 	// Connector edges must name existing pipelines and agree on both ends.
 	for _, ps := range specs {
-		if ps.up != "" {
-			up, ok := byName[ps.up]
+		for _, name := range ps.up {
+			up, ok := byName[name]
 			switch {
 			case !ok:
-				errs = append(errs, unknownPipeline(ps.cfg.Source, ps.up, byName))
+				errs = append(errs, unknownPipeline(ps.cfg.Source, name, byName))
 			case !contains(up.down, ps.cfg.Name):
 				errs = append(errs, &config.Error{Pos: ps.cfg.Source.Pos, Pipeline: ps.cfg.Name, Component: ps.cfg.Source.Label(),
-					Msg: fmt.Sprintf("reads from pipeline %q, but %q has no `pipeline` sink named %q", ps.up, ps.up, ps.cfg.Name)})
+					Msg: fmt.Sprintf("reads from pipeline %q, but %q has no `pipeline` sink named %q", name, name, ps.cfg.Name)})
 			}
 		}
 		for i, d := range ps.down {
@@ -168,9 +168,9 @@ func plan(cfg *config.Config) ([]*pipeSpec, error) {
 				errs = append(errs, unknownPipeline(sink, d, byName))
 			case d == ps.cfg.Name:
 				errs = append(errs, &config.Error{Pos: sink.Pos, Pipeline: ps.cfg.Name, Component: sink.Label(), Msg: "a pipeline cannot send to itself"})
-			case down.up != ps.cfg.Name:
+			case !contains(down.up, ps.cfg.Name):
 				errs = append(errs, &config.Error{Pos: sink.Pos, Pipeline: ps.cfg.Name, Component: sink.Label(),
-					Msg: fmt.Sprintf("sends to pipeline %q, whose source is not `pipeline: {name: %q}`", d, ps.cfg.Name)})
+					Msg: fmt.Sprintf("sends to pipeline %q, whose source does not name %q (`pipeline: {name: %q}`)", d, ps.cfg.Name, ps.cfg.Name)})
 			}
 		}
 	}
@@ -399,7 +399,7 @@ func (g *Graph) Start(ctx context.Context) error {
 func (g *Graph) watchFinite() {
 	var chans []<-chan struct{}
 	for _, p := range g.order {
-		if p.upstream != "" {
+		if len(p.upstream) > 0 {
 			continue
 		}
 		f, ok := p.source.(FiniteSource)

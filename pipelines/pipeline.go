@@ -38,7 +38,7 @@ func (s State) String() string {
 type Pipeline struct {
 	Name     string
 	cfg      *config.Pipeline
-	upstream string
+	upstream []string
 	buf      *Buffer
 	log      *logrus.Entry
 	m        *Metrics

@@ -9,7 +9,7 @@ import (
 type PipelineStatus struct {
 	Name           string            `json:"name"`
 	State          string            `json:"state"`
-	Upstream       string            `json:"upstream,omitempty"`
+	Upstream       []string          `json:"upstream,omitempty"`
 	Downstream     []string          `json:"downstream,omitempty"`
 	Workers        int               `json:"workers"`
 	BufferSize     int               `json:"buffer_size"`
