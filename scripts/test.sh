@@ -15,6 +15,18 @@ go vet ./...
 echo "== unit and end-to-end tests (race detector)"
 go test -race -count=1 -timeout 20m ./...
 
+echo "== Fluent Bit output plugin (c-shared build, exported entry points)"
+# plugins/fluentbit: Fluent Bit loads weft.so with dlopen and calls these
+# symbols; a missing export would only show inside Fluent Bit.
+fb_tmp="$(mktemp -d)"
+CGO_ENABLED=1 go build -buildmode=c-shared -o "$fb_tmp/weft.so" ./plugins/fluentbit/cmd/weft-fluentbit
+for sym in FLBPluginRegister FLBPluginInit FLBPluginFlushCtx FLBPluginExitCtx FLBPluginExit; do
+  if ! nm -D --defined-only "$fb_tmp/weft.so" | grep -qw "$sym"; then
+    echo "weft.so does not export $sym"; rm -rf "$fb_tmp"; exit 1
+  fi
+done
+rm -rf "$fb_tmp"
+
 echo "== OpenSearch integration tests (a real OpenSearch 2.19.1 on 127.0.0.1, race detector)"
 # test/opensearch/start.sh builds the launcher with Maven (the first run
 # downloads the OpenSearch jars from Maven Central) and starts a single-node

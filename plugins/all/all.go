@@ -5,6 +5,7 @@ package all
 import (
 	// sources
 	_ "github.com/weft-agent/weft/plugins/file"
+	_ "github.com/weft-agent/weft/plugins/fluentbit"
 	_ "github.com/weft-agent/weft/plugins/forward"
 	_ "github.com/weft-agent/weft/plugins/http"
 	_ "github.com/weft-agent/weft/plugins/oteltracesource"
