@@ -37,7 +37,7 @@ type ServerOptions struct {
 	MaxConnectionCount         int            `yaml:"max_connection_count" min:"1" doc:"most open connections per listening port; more wait to be accepted"`
 	BufferTimeout              time.Duration  `yaml:"buffer_timeout" min:"1ms" doc:"how long a request waits for room in a full pipeline buffer before the client is told to retry (gRPC UNAVAILABLE, HTTP 503)"`
 	RetryInfo                  RetryInfo      `yaml:"retry_info" doc:"retry delay suggested to clients when the buffer is full; it doubles while the buffer stays full"`
-	AckMode                    string         `yaml:"ack_mode" enum:"accepted,delivered" doc:"accepted: answer once the spans are in the pipeline's buffer; delivered: once every sink delivered them"`
+	AckMode                    string         `yaml:"ack_mode" enum:"accepted,delivered" doc:"accepted: answer once the spans or log records are in the pipeline's buffer; delivered: once every sink delivered them"`
 	AckTimeout                 time.Duration  `yaml:"ack_timeout" min:"1ms" doc:"ack_mode delivered: longest wait for the sinks before answering UNAVAILABLE / 503"`
 }
 
@@ -178,7 +178,7 @@ func (b ByteSize) String() string {
 // Config is the `otlp` source's options: the OTLP standard listeners.
 type Config struct {
 	GRPCPort int `yaml:"grpc_port" min:"0" max:"65535" doc:"port of the OTLP/gRPC listener (0 disables it)"`
-	HTTPPort int `yaml:"http_port" min:"0" max:"65535" doc:"port of the OTLP/HTTP listener, paths /v1/traces … (0 disables it)"`
+	HTTPPort int `yaml:"http_port" min:"0" max:"65535" doc:"port of the OTLP/HTTP listener, paths /v1/traces and /v1/logs (0 disables it)"`
 	ServerOptions
 }
 

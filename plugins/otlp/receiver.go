@@ -68,9 +68,9 @@ type Endpoint struct {
 // or gRPC paths to rewrite); otherwise gRPC is served natively.
 func (e *Endpoint) httpFront() bool { return len(e.HTTPPaths) > 0 || len(e.GRPCPaths) > 0 || !e.GRPC }
 
-// Receiver is the OTLP server machinery shared by the otlp and
-// otel_trace_source sources: listeners, TLS, authentication, limits,
-// decoding, backpressure and acknowledgement. Its Start and Stop implement
+// Receiver is the OTLP server machinery shared by the otlp,
+// otel_trace_source and otel_logs_source sources: listeners, TLS,
+// authentication, limits, decoding, backpressure and acknowledgement. Its Start and Stop implement
 // pipelines.Source.
 type Receiver struct {
 	set       pipelines.Settings

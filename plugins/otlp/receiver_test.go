@@ -26,7 +26,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -652,13 +652,13 @@ func TestAckModeDelivered(t *testing.T) {
 
 func TestNotYetSignals(t *testing.T) {
 	s := start(t, nil, "")
-	resp, body := post(t, nil, s.http+"/v1/logs", "application/json", []byte(`{}`))
-	if st := decodeStatus(t, resp, body); resp.StatusCode != 404 || !strings.Contains(st.Message, "logs") {
-		t.Errorf("/v1/logs: %d %v", resp.StatusCode, st)
+	resp, body := post(t, nil, s.http+"/v1/metrics", "application/json", []byte(`{}`))
+	if st := decodeStatus(t, resp, body); resp.StatusCode != 404 || !strings.Contains(st.Message, "metrics") {
+		t.Errorf("/v1/metrics: %d %v", resp.StatusCode, st)
 	}
-	_, err := collogspb.NewLogsServiceClient(dial(t, s.grpc)).Export(context.Background(), &collogspb.ExportLogsServiceRequest{})
+	_, err := colmetricspb.NewMetricsServiceClient(dial(t, s.grpc)).Export(context.Background(), &colmetricspb.ExportMetricsServiceRequest{})
 	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("gRPC logs: %v", err)
+		t.Errorf("gRPC metrics: %v", err)
 	}
 }
 

@@ -6,10 +6,9 @@ import (
 )
 
 // Signal is one OTLP signal a receiver accepts: where it is served and how
-// its export requests are decoded and answered. Traces is the only one for
-// now; logs and metrics are added by defining their Signal and passing it to
-// NewReceiver (until then /v1/logs and /v1/metrics answer 404 and their gRPC
-// services UNIMPLEMENTED).
+// its export requests are decoded and answered: Traces and Logs for now;
+// metrics is added by defining its Signal and passing it to NewReceiver
+// (until then /v1/metrics answers 404 and its gRPC service UNIMPLEMENTED).
 type Signal struct {
 	// Name is the signal ("traces"), used in metrics and messages.
 	Name string

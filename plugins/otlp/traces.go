@@ -96,6 +96,7 @@ const maxKeyCache = 4096
 type converter struct {
 	spanKeys map[string]string
 	resKeys  map[string]string
+	logKeys  map[string]string // made by the first logs conversion
 	buf      []byte
 	res      []kv
 }

@@ -1,0 +1,35 @@
+package otellogssource
+
+import (
+	"strings"
+
+	"github.com/weft-agent/weft/config"
+	"github.com/weft-agent/weft/plugins/otlp"
+)
+
+// Config is the otel_logs_source's options: Data Prepper's names and
+// defaults, except ssl (false here) and weft's additions (host,
+// ssl_client_ca, bearer_token, buffer_timeout, ack_mode, ack_timeout).
+type Config struct {
+	Port             int    `yaml:"port" min:"1" max:"65535" doc:"port serving OTLP/gRPC (and, with unframed_requests, OTLP/HTTP)"`
+	Path             string `yaml:"path" doc:"serve Export at this path instead of /opentelemetry.proto.collector.logs.v1.LogsService/Export (gRPC and unframed HTTP); ${pipelineName} is replaced by the pipeline's name"`
+	UnframedRequests bool   `yaml:"unframed_requests" doc:"also accept OTLP/HTTP (protobuf and JSON POSTs, no gRPC framing) on the same port"`
+	RecordType       string `yaml:"record_type" enum:"event" doc:"accepted for compatibility with otel_trace_source; weft always produces log events"`
+	OutputFormat     string `yaml:"output_format" enum:"opensearch" doc:"accepted for Data Prepper compatibility; log records are always OpenSearch log documents"`
+	ThreadCount      int    `yaml:"thread_count" min:"1" doc:"accepted for Data Prepper compatibility and ignored: requests are served by goroutines"`
+	otlp.ServerOptions
+}
+
+// NewConfig returns the defaults.
+func NewConfig() *Config {
+	return &Config{Port: 21892, RecordType: "event", OutputFormat: "opensearch", ThreadCount: 200,
+		ServerOptions: otlp.DefaultServerOptions()}
+}
+
+// Validate checks what tags cannot.
+func (c *Config) Validate() error {
+	if c.Path != "" && !strings.HasPrefix(c.Path, "/") {
+		return &config.FieldError{Key: "path", Msg: "must start with /"}
+	}
+	return c.ServerOptions.Validate()
+}
