@@ -17,6 +17,7 @@ import (
 	// processors
 	_ "github.com/weft-agent/weft/plugins/addentries"
 	_ "github.com/weft-agent/weft/plugins/copyvalues"
+	_ "github.com/weft-agent/weft/plugins/correlate"
 	_ "github.com/weft-agent/weft/plugins/deleteentries"
 	_ "github.com/weft-agent/weft/plugins/dropevents"
 	_ "github.com/weft-agent/weft/plugins/filter"
