@@ -155,7 +155,8 @@ func (a *Agent) ready() error {
 func (a *Agent) build(cfg *config.Config) (*pipelines.Graph, *prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	g, err := pipelines.Build(cfg, pipelines.Options{Metrics: a.metrics, Registerer: reg, Logger: a.log,
-		Tracer: a.tracer, TraceSinks: a.tracing != nil && a.tracing.enabled, DataDir: a.opts.DataDir})
+		Gatherer: prometheus.Gatherers{a.reg, reg},
+		Tracer:   a.tracer, TraceSinks: a.tracing != nil && a.tracing.enabled, DataDir: a.opts.DataDir})
 	return g, reg, err
 }
 

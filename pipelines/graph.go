@@ -25,6 +25,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Logger     *logrus.Logger
 	Tracer     trace.Tracer
+	// Gatherer reads every metric the agent exposes on /metrics, for
+	// components that forward them (the prometheus sink's gatherer mode).
+	Gatherer prometheus.Gatherer
 	// TraceSinks wraps every sink write in a span (self-telemetry).
 	TraceSinks bool
 	DataDir    string
@@ -38,6 +41,8 @@ type Graph struct {
 
 	sharedMu sync.Mutex
 	shared   map[string]any
+
+	gatherer prometheus.Gatherer
 
 	doneOnce sync.Once
 	done     chan struct{}
@@ -329,7 +334,8 @@ func Build(cfg *config.Config, opts Options) (*Graph, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
-	g := &Graph{byName: map[string]*Pipeline{}, shared: map[string]any{}, log: opts.Logger, done: make(chan struct{}), stopWait: make(chan struct{})}
+	g := &Graph{byName: map[string]*Pipeline{}, shared: map[string]any{}, log: opts.Logger, done: make(chan struct{}), stopWait: make(chan struct{}),
+		gatherer: opts.Gatherer}
 	// Buffers first, so connector sinks can find their targets.
 	for _, ps := range specs {
 		p := newPipeline(ps, opts)
@@ -364,6 +370,10 @@ func (g *Graph) Shared(key string, mk func() any) any {
 	g.shared[key] = v
 	return v
 }
+
+// Gatherer returns the agent's metrics (engine, plugins, Go and process
+// collectors), or nil outside an agent.
+func (g *Graph) Gatherer() prometheus.Gatherer { return g.gatherer }
 
 // PipelineInput implements Host.
 func (g *Graph) PipelineInput(name string) (Input, bool) {

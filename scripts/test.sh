@@ -50,6 +50,53 @@ if [ "$os_ours" = 1 ]; then
   trap - EXIT
 fi
 
+echo "== Prometheus integration tests (a real Prometheus server on 127.0.0.1, race detector)"
+# test/prometheus/start.sh installs Debian's prometheus package when missing
+# and runs /usr/bin/prometheus directly (no systemd) on 127.0.0.1:19090,
+# scraping weft's admin address 127.0.0.1:19101 every second, with the
+# remote write receiver on; promtool comes with the package. The server is
+# stopped on exit unless it was already running before this script.
+prom_url="http://127.0.0.1:${WEFT_PROM_PORT:-19090}"
+prom_ours=1
+if curl -fsS -m 5 "$prom_url/-/ready" >/dev/null 2>&1; then
+  echo "(Prometheus already running at $prom_url: using it and leaving it running)"
+  prom_ours=0
+else
+  trap 'test/prometheus/stop.sh || true' EXIT
+fi
+WEFT_PROMETHEUS_URL="$(test/prometheus/start.sh)"
+export WEFT_PROMETHEUS_URL
+go vet -tags integration ./e2e/
+go test -race -count=1 -timeout 10m -tags integration -run "Prometheus" ./e2e/
+if [ "$prom_ours" = 1 ]; then
+  test/prometheus/stop.sh
+  trap - EXIT
+fi
+
+# ---- CloudWatch Logs stage (cloudwatch_logs sink) -----------------------------------------
+echo "== CloudWatch Logs integration tests (moto emulator on 127.0.0.1, race detector)"
+# test/cloudwatch/start.sh creates a Python virtualenv with moto[server]
+# (pinned; the first run installs it from PyPI) and starts moto_server; the
+# tests point the real AWS SDK client at it. In a subshell so that its EXIT
+# trap (stopping the emulator it started; one already running before is
+# left alone) is independent of the other stages'.
+(
+  cw_url="http://127.0.0.1:${WEFT_CW_PORT:-15000}"
+  if curl -fsS -m 5 -o /dev/null -X POST -H 'X-Amz-Target: Logs_20140328.DescribeLogGroups' \
+      -H 'Content-Type: application/x-amz-json-1.1' -d '{}' \
+      -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=0' \
+      "$cw_url/" 2>/dev/null; then
+    echo "(an emulator is already running at $cw_url: using it and leaving it running)"
+  else
+    trap 'test/cloudwatch/stop.sh || true' EXIT
+  fi
+  WEFT_CLOUDWATCH_ENDPOINT="$(test/cloudwatch/start.sh)"
+  export WEFT_CLOUDWATCH_ENDPOINT
+  go vet -tags integration ./e2e/ ./exporters/cloudwatch/
+  go test -race -count=1 -timeout 10m -tags integration -run CloudWatch ./e2e/ ./exporters/cloudwatch/
+)
+# ---- end of the CloudWatch Logs stage ------------------------------------------------------
+
 echo "== fuzz smoke (each decoder 10s)"
 while read -r pkg target; do
   go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s "$pkg"

@@ -21,6 +21,7 @@ import (
 	_ "github.com/weft-agent/weft/plugins/deleteentries"
 	_ "github.com/weft-agent/weft/plugins/dropevents"
 	_ "github.com/weft-agent/weft/plugins/filter"
+	_ "github.com/weft-agent/weft/plugins/logmetrics"
 	_ "github.com/weft-agent/weft/plugins/mask"
 	_ "github.com/weft-agent/weft/plugins/obfuscate"
 	_ "github.com/weft-agent/weft/plugins/oteltraceraw"
@@ -35,5 +36,6 @@ import (
 	_ "github.com/weft-agent/weft/exporters/blackhole"
 	_ "github.com/weft-agent/weft/exporters/file"
 	_ "github.com/weft-agent/weft/exporters/opensearch"
+	_ "github.com/weft-agent/weft/exporters/prometheus"
 	_ "github.com/weft-agent/weft/exporters/stdout"
 )

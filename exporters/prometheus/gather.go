@@ -1,0 +1,163 @@
+package prometheus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/weft-agent/weft/pipelines"
+	"github.com/weft-agent/weft/pipelines/ratelog"
+)
+
+// GathererHost is implemented by a pipelines.Host that hands components
+// the agent's metric registries (what /metrics serves). The sink then reads
+// them in process; otherwise it reads metrics_url over HTTP.
+type GathererHost interface {
+	Gatherer() prometheus.Gatherer
+}
+
+// gatherer reads weft's own metrics for source gatherer.
+type gatherer struct {
+	in       prometheus.Gatherer // in process, or nil
+	url      string
+	http     *http.Client
+	interval time.Duration
+	errors   prometheus.Counter
+	failures *ratelog.Logger
+
+	// used by one goroutine at a time (the loop, then Shutdown)
+	sc  eventScratch
+	pts []point
+	res []result
+}
+
+// acceptProto asks /metrics for the delimited protobuf format (exact
+// values, no text parsing), falling back to text.
+const acceptProto = `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3`
+
+func newGatherer(s pipelines.Settings, c *Config) *gatherer {
+	g := &gatherer{interval: c.ScrapeInterval, url: c.MetricsURL,
+		http:     &http.Client{Timeout: max(c.ScrapeInterval, 5*time.Second)},
+		failures: ratelog.New(s.Logger, "prometheus: reading weft's metrics failed")}
+	if g.url == "" {
+		if h, ok := s.Host.(GathererHost); ok && h.Gatherer() != nil {
+			g.in = h.Gatherer()
+		} else {
+			g.url = DefaultMetricsURL
+		}
+	}
+	g.errors = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_prometheus_gather_errors_total",
+		Help: "Failed readings of weft's own metrics (source gatherer)."})
+	if s.Telemetry != nil {
+		if err := s.Telemetry.Registerer.Register(g.errors); err != nil {
+			if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+				g.errors = are.ExistingCollector.(prometheus.Counter)
+			}
+		}
+	}
+	return g
+}
+
+// gather returns weft's metric families.
+func (g *gatherer) gather(ctx context.Context) ([]*dto.MetricFamily, error) {
+	if g.in != nil {
+		return g.in.Gather()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", acceptProto)
+	resp, err := g.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: HTTP %d", g.url, resp.StatusCode)
+	}
+	dec := expfmt.NewDecoder(resp.Body, expfmt.ResponseFormat(resp.Header))
+	var out []*dto.MetricFamily
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return out, fmt.Errorf("GET %s: %w", g.url, err)
+		}
+		out = append(out, mf)
+	}
+}
+
+// gatherLoop gathers and sends every scrape_interval until the sink stops.
+func (s *Sink) gatherLoop() {
+	defer s.bg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(s.gath.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.gatherOnce(ctx)
+		}
+	}
+}
+
+// gatherOnce reads weft's metrics and sends them as one sample per series,
+// all at the time of reading, in requests of at most max_events series and
+// max_request_size bytes.
+func (s *Sink) gatherOnce(ctx context.Context) {
+	g := s.gath
+	if ctx.Err() != nil {
+		return
+	}
+	mfs, err := g.gather(ctx)
+	if err != nil {
+		g.errors.Inc()
+		g.failures.Record(err)
+		if len(mfs) == 0 {
+			return
+		}
+	}
+	now := time.Now().UnixMilli()
+	g.pts = s.conv.appendFamilies(g.pts[:0], &g.sc, mfs, now)
+	maxN, maxB := s.cfg.Threshold.MaxEvents, int(s.cfg.Threshold.MaxRequestSize)
+	for start := 0; start < len(g.pts); {
+		end, size := start, 0
+		for end < len(g.pts) && end-start < maxN {
+			sz := seriesSize(g.pts[end].labels, 1)
+			if end > start && size+sz > maxB {
+				break
+			}
+			size += sz
+			end++
+		}
+		chunk := g.pts[start:end]
+		if cap(g.res) < len(chunk) {
+			g.res = make([]result, len(chunk))
+		}
+		res := g.res[:len(chunk)]
+		clear(res)
+		s.snd.send(ctx, chunk, res)
+		start = end
+	}
+	clear(g.pts)
+}
