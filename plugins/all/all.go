@@ -21,6 +21,7 @@ import (
 	_ "github.com/weft-agent/weft/plugins/deleteentries"
 	_ "github.com/weft-agent/weft/plugins/dropevents"
 	_ "github.com/weft-agent/weft/plugins/filter"
+	_ "github.com/weft-agent/weft/plugins/kubernetes"
 	_ "github.com/weft-agent/weft/plugins/logmetrics"
 	_ "github.com/weft-agent/weft/plugins/mask"
 	_ "github.com/weft-agent/weft/plugins/obfuscate"
