@@ -27,6 +27,14 @@ for sym in FLBPluginRegister FLBPluginInit FLBPluginFlushCtx FLBPluginExitCtx FL
 done
 rm -rf "$fb_tmp"
 
+echo "== container image (buildah: scratch image from the built binary, checked and run)"
+# test/image/build.sh installs buildah with apt-get when missing (and fails
+# if it cannot), builds bin/weft, assembles the Dockerfile's final stage on a
+# scratch base in a temporary vfs storage, checks the image configuration
+# (user 65532, entrypoint, cmd, the /var/lib/weft volume, exposed ports) and
+# runs weft from the committed image as UID 65532 with no capabilities.
+bash test/image/build.sh
+
 echo "== OpenSearch integration tests (a real OpenSearch 2.19.1 on 127.0.0.1, race detector)"
 # test/opensearch/start.sh builds the launcher with Maven (the first run
 # downloads the OpenSearch jars from Maven Central) and starts a single-node

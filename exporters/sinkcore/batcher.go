@@ -46,6 +46,13 @@ type BatcherConfig struct {
 	MaxBuffered int
 	// MaxInflight is the number of concurrent flushes (> 0).
 	MaxInflight int
+	// OrderPerKey flushes at most one batch per key at a time, and a key's
+	// batches in the order they were sealed (batches of different keys are
+	// still flushed concurrently, up to MaxInflight). Destinations that
+	// need one stream's requests in order and never concurrent (a
+	// CloudWatch Logs stream) set it; false keeps any batch free to go to
+	// any idle flush goroutine.
+	OrderPerKey bool
 }
 
 // FlushFunc delivers one batch. It must finalize every item before it
@@ -70,9 +77,14 @@ type Batcher[T any] struct {
 	mu       sync.Mutex
 	open     map[string]*Batch[T]
 	buffered int
+	inOpen   int           // items in open (not yet sealed) batches
 	room     chan struct{} // closed (and replaced) whenever room is freed
 	closed   bool
 	queue    chan *Batch[T]
+	// busy holds, with OrderPerKey, the keys that have a batch queued or
+	// being flushed, each with the sealed batches waiting behind it (in
+	// order); the goroutine that flushes a key's batch flushes those next.
+	busy map[string][]*Batch[T]
 
 	kick     chan struct{} // wakes the timer loop when a batch opens
 	stop     chan struct{}
@@ -103,6 +115,7 @@ func NewBatcher[T any](cfg BatcherConfig, size func(T) int, flush FlushFunc[T]) 
 	return &Batcher[T]{
 		cfg: cfg, size: size, flush: flush,
 		open: make(map[string]*Batch[T]),
+		busy: make(map[string][]*Batch[T]),
 		room: make(chan struct{}),
 		// Every queued batch holds at least one buffered item, so the queue
 		// never needs more slots than MaxBuffered: sends never block.
@@ -161,6 +174,14 @@ func (b *Batcher[T]) Add(ctx context.Context, key string, items []T) (int, error
 		}
 		free := b.cfg.MaxBuffered - b.buffered
 		if free <= 0 {
+			if b.inOpen == b.buffered {
+				// Everything held waits in open batches (many keys, none
+				// full yet): no flush would ever free room before their
+				// timeouts, so send them now.
+				for _, bt := range b.open {
+					b.sealLocked(bt)
+				}
+			}
 			room := b.room
 			b.mu.Unlock()
 			select {
@@ -214,6 +235,7 @@ func (b *Batcher[T]) appendLocked(key string, it T) bool {
 	}
 	bt.Items = append(bt.Items, it)
 	bt.Bytes += sz
+	b.inOpen++
 	if len(bt.Items) >= b.cfg.MaxItems || (b.cfg.MaxBytes > 0 && bt.Bytes >= b.cfg.MaxBytes) {
 		b.sealLocked(bt)
 	}
@@ -223,8 +245,35 @@ func (b *Batcher[T]) appendLocked(key string, it T) bool {
 func (b *Batcher[T]) sealLocked(bt *Batch[T]) {
 	if b.open[bt.Key] == bt {
 		delete(b.open, bt.Key)
+		b.inOpen -= len(bt.Items)
+	}
+	if b.cfg.OrderPerKey {
+		if waiting, busy := b.busy[bt.Key]; busy {
+			// The goroutine flushing this key takes it next, in order.
+			b.busy[bt.Key] = append(waiting, bt)
+			return
+		}
+		b.busy[bt.Key] = nil
 	}
 	b.queue <- bt // never blocks: see NewBatcher
+}
+
+// nextLocked returns, with OrderPerKey, the batch waiting behind the one of
+// key just flushed, or nil (and the key is no longer busy).
+func (b *Batcher[T]) nextLocked(key string) *Batch[T] {
+	waiting := b.busy[key]
+	if len(waiting) == 0 {
+		delete(b.busy, key)
+		return nil
+	}
+	next := waiting[0]
+	waiting[0] = nil
+	if len(waiting) == 1 {
+		b.busy[key] = nil
+	} else {
+		b.busy[key] = waiting[1:]
+	}
+	return next
 }
 
 // Flush seals every open batch now (they are flushed as workers free up).
@@ -239,25 +288,34 @@ func (b *Batcher[T]) Flush() {
 	}
 }
 
-func (b *Batcher[T]) release(n int) {
+// release frees the room of n finalized items; with OrderPerKey it also
+// returns the next batch of key to flush (nil when there is none).
+func (b *Batcher[T]) release(n int, key string) *Batch[T] {
 	b.mu.Lock()
 	b.buffered -= n
 	buffered := b.buffered
 	close(b.room)
 	b.room = make(chan struct{})
+	var next *Batch[T]
+	if b.cfg.OrderPerKey {
+		next = b.nextLocked(key)
+	}
 	b.mu.Unlock()
 	if b.OnBuffered != nil {
 		b.OnBuffered(buffered)
 	}
+	return next
 }
 
 func (b *Batcher[T]) work() {
 	defer b.workers.Done()
 	for bt := range b.queue {
-		n := len(bt.Items)
-		b.flush(b.ctx, bt)
-		clear(bt.Items) // drop references for the GC
-		b.release(n)
+		for bt != nil {
+			n := len(bt.Items)
+			b.flush(b.ctx, bt)
+			clear(bt.Items) // drop references for the GC
+			bt = b.release(n, bt.Key)
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ import (
 
 	// sinks
 	_ "github.com/weft-agent/weft/exporters/blackhole"
+	_ "github.com/weft-agent/weft/exporters/cloudwatch"
 	_ "github.com/weft-agent/weft/exporters/file"
 	_ "github.com/weft-agent/weft/exporters/opensearch"
 	_ "github.com/weft-agent/weft/exporters/prometheus"
