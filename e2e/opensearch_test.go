@@ -955,8 +955,11 @@ p:
 	// The binary is built with the race detector, whose shadow memory is
 	// most of the RSS (~50 MiB idle); the Go heap is the sink's own share.
 	// Without push-back the 30 MB read would take well over 100 MiB of heap.
-	if maxRSS > 150*1024 {
-		t.Errorf("RSS reached %d KiB while OpenSearch was down (limit 150 MiB)", maxRSS)
+	// RSS under the race detector varies with its shadow memory and the GC's
+	// timing; a generous bound still catches unbounded growth (30 MB read
+	// whole would be far above it), and the heap bound below is the tight one.
+	if maxRSS > 256*1024 {
+		t.Errorf("RSS reached %d KiB while OpenSearch was down (limit 256 MiB under -race)", maxRSS)
 	}
 	if maxHeap > 64<<20 {
 		t.Errorf("Go heap in use reached %.1f MiB while OpenSearch was down (limit 64 MiB)", maxHeap/(1<<20))
@@ -977,10 +980,13 @@ p:
 	if c := os_.count(idx, ""); c != n {
 		t.Errorf("%d documents indexed, want %d", c, n)
 	}
-	if r := rssKiB(pid); r > 150*1024 {
-		t.Errorf("RSS %d KiB after catching up", r)
+	if r := rssKiB(pid); r > 256*1024 {
+		t.Errorf("RSS %d KiB after catching up (limit 256 MiB under -race)", r)
 	}
 	_, m := p.get("/metrics")
+	if h := sumMetric(m, "go_memstats_heap_inuse_bytes"); h > 64<<20 {
+		t.Errorf("Go heap in use %.1f MiB after catching up (limit 64 MiB)", h/(1<<20))
+	}
 	if sumMetric(m, "weft_opensearch_documents_retried_total") == 0 || sumMetric(m, "weft_opensearch_bulk_requests_total", `status="error"`) == 0 {
 		t.Errorf("retries not counted: %s", osGrep(m, "weft_opensearch_"))
 	}
