@@ -15,6 +15,9 @@ go vet ./...
 echo "== unit and end-to-end tests (race detector)"
 go test -race -count=1 -timeout 20m ./...
 
+echo "== allocation tests without the race detector (it changes allocation counts)"
+go test -count=1 -run 'Alloc' ./pipelines/... ./plugins/... ./exporters/...
+
 echo "== Fluent Bit output plugin (c-shared build, exported entry points)"
 # plugins/fluentbit: Fluent Bit loads weft.so with dlopen and calls these
 # symbols; a missing export would only show inside Fluent Bit.
