@@ -17,14 +17,7 @@ import (
 	"github.com/weft-agent/weft/pipelines/pipelinestest"
 )
 
-func newEvent(t testing.TB, js string) *event.Event {
-	t.Helper()
-	m, err := event.DecodeJSONObject([]byte(js))
-	if err != nil {
-		t.Fatalf("bad test JSON %s: %v", js, err)
-	}
-	return event.New(event.KindLog, time.Unix(0, 0), m)
-}
+func newEvent(t testing.TB, js string) *event.Event { return pipelinestest.Event(t, js) }
 
 // dropped reads weft_component_events_dropped_total by reason.
 func dropped(t *testing.T, reg *prometheus.Registry) map[string]float64 {

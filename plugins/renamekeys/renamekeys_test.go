@@ -11,22 +11,10 @@ import (
 	"github.com/weft-agent/weft/pipelines/pipelinestest"
 )
 
-func newEvent(t testing.TB, js string) *event.Event {
-	t.Helper()
-	m, err := event.DecodeJSONObject([]byte(js))
-	if err != nil {
-		t.Fatalf("bad test JSON %s: %v", js, err)
-	}
-	return event.New(event.KindLog, time.Unix(0, 0), m)
-}
+func newEvent(t testing.TB, js string) *event.Event { return pipelinestest.Event(t, js) }
 
 func newProcessor(t testing.TB, opts string) pipelines.Processor {
-	t.Helper()
-	p, _, err := pipelinestest.Processor("rename_keys", opts)
-	if err != nil {
-		t.Fatalf("config %q: %v", opts, err)
-	}
-	return p
+	return pipelinestest.MustProcessor(t, "rename_keys", opts)
 }
 
 func fieldsJSON(ev *event.Event) string { return string(ev.AppendJSON(nil)) }
