@@ -109,11 +109,6 @@ echo "== CloudWatch Logs integration tests (moto emulator on 127.0.0.1, race det
 # ---- end of the CloudWatch Logs stage ------------------------------------------------------
 
 echo "== fuzz smoke (each decoder 10s)"
-while read -r pkg target; do
-  go test -run '^$' -fuzz "^${target}\$" -fuzztime 10s "$pkg"
-done < <(grep -rl --include='*_test.go' -E '^func Fuzz' . | while read -r f; do
-  pkg="./$(dirname "${f#./}")"
-  grep -oE '^func (Fuzz[A-Za-z0-9_]+)' "$f" | awk -v p="$pkg" '{print p, substr($2,1)}'
-done)
+./scripts/fuzz.sh
 
 echo "== all tests passed"
