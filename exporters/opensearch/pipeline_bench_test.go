@@ -3,7 +3,6 @@ package opensearch_test
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -18,9 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -30,6 +26,7 @@ import (
 	_ "github.com/weft-agent/weft/plugins/file"
 	_ "github.com/weft-agent/weft/plugins/oteltraceraw"
 	_ "github.com/weft-agent/weft/plugins/oteltracesource"
+	"github.com/weft-agent/weft/plugins/otlp/otlptest"
 )
 
 // discardCluster accepts every request: bulk requests get a success reply,
@@ -109,7 +106,9 @@ logs:
 
 // BenchmarkOTLPToOpenSearch: OTLP/gRPC export requests of 100 spans into
 // otel_trace_source, otel_trace_raw (trace groups), and the opensearch sink
-// (trace-analytics-raw) into a discarding endpoint. One op = one span.
+// (trace-analytics-raw) into a discarding endpoint. One op = one span; the
+// requests are otlptest.TraceRequest's (eight span and six resource
+// attributes, traces of ten spans, root first).
 func BenchmarkOTLPToOpenSearch(b *testing.B) {
 	srv := discardCluster(b)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -135,7 +134,7 @@ entry:
 	b.ResetTimer()
 	for sent, n := 0, 0; sent < b.N; n++ {
 		k := min(100, b.N-sent)
-		if _, err := client.Export(context.Background(), spanRequest(n, k)); err != nil {
+		if _, err := client.Export(context.Background(), otlptest.TraceRequest(n, k)); err != nil {
 			b.Fatal(err)
 		}
 		sent += k
@@ -143,32 +142,4 @@ entry:
 	shutdown(b, g)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "spans/s")
-}
-
-// spanRequest is one service's export of k spans in traces of 10 (root first).
-func spanRequest(req, k int) *coltrace.ExportTraceServiceRequest {
-	str := func(s string) *commonpb.AnyValue {
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}}
-	}
-	kv := func(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
-	spans := make([]*tracepb.Span, k)
-	for i := range spans {
-		id := req*100 + i
-		trace := make([]byte, 16)
-		binary.BigEndian.PutUint64(trace, uint64(id/10+1))
-		binary.BigEndian.PutUint64(trace[8:], 0x9e3779b97f4a7c15)
-		span := make([]byte, 8)
-		binary.BigEndian.PutUint64(span, uint64(id+1)*0x9e3779b97f4a7c15)
-		s := &tracepb.Span{TraceId: trace, SpanId: span, Name: "GET /api/cart/{id}", Kind: tracepb.Span_SPAN_KIND_SERVER,
-			StartTimeUnixNano: 1763884800000000000 + uint64(id)*1000, EndTimeUnixNano: 1763884800000000000 + uint64(id)*1000 + 2500000,
-			Attributes: []*commonpb.KeyValue{kv("http.method", str("GET")), kv("http.route", str("/api/cart/{id}")), kv("net.peer.ip", str("10.0.3.7"))}}
-		if id%10 != 0 {
-			s.ParentSpanId = make([]byte, 8)
-			binary.BigEndian.PutUint64(s.ParentSpanId, uint64(id/10*10+1)*0x9e3779b97f4a7c15)
-		}
-		spans[i] = s
-	}
-	return &coltrace.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
-		Resource:   &resourcepb.Resource{Attributes: []*commonpb.KeyValue{kv("service.name", str("cart"))}},
-		ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}}}}}
 }

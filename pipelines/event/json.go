@@ -959,7 +959,8 @@ type member struct {
 }
 
 // object writes a non-nil map with its keys sorted. Maps of up to 16 keys are
-// sorted in a stack array without allocating.
+// sorted in a stack array without allocating; larger ones are written in a
+// remembered order when their key set was seen before (see keyorder.go).
 func (e *encoder) object(dst []byte, m map[string]any) []byte {
 	if len(m) == 0 {
 		return append(dst, '{', '}')
@@ -969,9 +970,19 @@ func (e *encoder) object(dst []byte, m map[string]any) []byte {
 	}
 	var stack [16]member
 	var ms []member
+	var sig uint64
 	if len(m) <= len(stack) {
 		ms = stack[:0]
 	} else {
+		if len(m) <= maxKeyOrderKeys {
+			sig = keySignature(m)
+			if keys := lookupKeyOrder(sig, len(m)); keys != nil {
+				if out, ok := e.objectKnownOrder(dst, m, keys); ok {
+					e.depth--
+					return out
+				}
+			}
+		}
 		ms = make([]member, 0, len(m))
 	}
 	for k, v := range m {
@@ -985,6 +996,9 @@ func (e *encoder) object(dst []byte, m map[string]any) []byte {
 		}
 	} else {
 		slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.k, b.k) })
+		if len(ms) <= maxKeyOrderKeys {
+			rememberKeyOrder(sig, ms)
+		}
 	}
 	dst = append(dst, '{')
 	for i := range ms {
