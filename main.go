@@ -6,17 +6,23 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/weft-agent/weft/agent"
 	"github.com/weft-agent/weft/config"
+	"github.com/weft-agent/weft/demo"
 	"github.com/weft-agent/weft/pipelines"
 	_ "github.com/weft-agent/weft/plugins/all"
 )
@@ -31,6 +37,8 @@ const usage = `weft — one agent for traces and logs: collect, correlate, mask,
 
 Usage:
   weft run [-c PATH]          run pipelines (built-in default when -c is omitted)
+  weft demo [flags]           the built-in default plus a generated shop: spans and logs
+                              in, correlated and masked documents out (weft demo --help)
   weft validate -c PATH       check a configuration; lists every error, exit 1 if any
   weft config print [-c PATH] print the resolved configuration with secrets redacted
   weft plugins [NAME]         list sources, processors and sinks with their options
@@ -46,14 +54,25 @@ Flags for run, validate and config print:
       --log-level LEVEL  trace, debug, info, warn, error (overrides the config)
       --log-format FMT   json (default) or text
       --admin ADDR       admin server address (default 127.0.0.1:4900)
-      --data-dir DIR     where components keep state (default ./weft-data)
+      --data-dir DIR     where components keep state, and where the built-in
+                         default writes its documents (default $WEFT_DATA_DIR
+                         or ./weft-data); configurations read it as ${WEFT_DATA_DIR}
+
+The built-in default (deploy/pipelines/default.yaml) listens for OTLP on 4317
+(gRPC) and 4318 (HTTP), Data Prepper's trace port 21890 and its HTTP log
+endpoint 2021 (POST /log/ingest), extracts trace context, correlates logs with
+their traces, masks personal data, and writes one NDJSON file per OpenSearch
+index under the data directory. Addresses: WEFT_HOST (127.0.0.1),
+WEFT_OTLP_GRPC_PORT, WEFT_OTLP_HTTP_PORT, WEFT_OTEL_TRACE_PORT, WEFT_HTTP_PORT,
+WEFT_ADMIN_ADDRESS. MASK_KEY keys the masking hashes (random per run if unset).
 
 Signals: SIGHUP reloads the configuration (an invalid one is rejected and the
 running pipelines kept); SIGTERM and SIGINT drain the buffers and stop.
 Admin endpoints: /healthz /readyz /metrics /pipelines.
 
-Example:
-  weft run < events.ndjson                     # built-in default pipeline
+Examples:
+  weft demo --duration 30s                     # see it work: ./weft-data/*.ndjson
+  weft run                                     # built-in default: listeners → ./weft-data
   weft validate -c deploy/pipelines/
 `
 
@@ -70,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "run":
 		return cmdRun(rest, stderr)
+	case "demo":
+		return cmdDemo(rest, stdout, stderr)
 	case "validate":
 		return cmdValidate(rest, stdout, stderr)
 	case "config":
@@ -95,7 +116,11 @@ func commonFlags(name string, stderr io.Writer) (*flag.FlagSet, *agent.Options) 
 	fs := flag.NewFlagSet("weft "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	o := &agent.Options{EmbeddedName: "default.yaml", Embedded: defaultConfig, Version: version, DataDir: "weft-data"}
+	dataDir := "weft-data"
+	if d := os.Getenv("WEFT_DATA_DIR"); d != "" {
+		dataDir = d
+	}
+	o := &agent.Options{EmbeddedName: "default.yaml", Embedded: defaultConfig, Version: version, DataDir: dataDir}
 	fs.StringVar(&o.ConfigPath, "c", "", "configuration file or directory")
 	fs.StringVar(&o.ConfigPath, "config", "", "configuration file or directory")
 	fs.StringVar(&o.LogLevel, "log-level", "", "log level")
@@ -110,13 +135,105 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	randomKey := setDefaultEnv(o)
 	a, err := agent.New(*o)
 	if err != nil {
 		printErrors(stderr, err)
 		return 1
 	}
+	if randomKey {
+		a.Logger().Info("MASK_KEY is not set: masking hashes use a random key for this run (set MASK_KEY to keep them stable across runs)")
+	}
 	if err := a.Run(context.Background()); err != nil {
 		a.Logger().WithError(err).Error("weft failed")
+		return 1
+	}
+	return 0
+}
+
+// setDefaultEnv publishes the data directory as WEFT_DATA_DIR, where the
+// built-in default writes its files (any configuration may use it), and,
+// for the built-in default, gives MASK_KEY a random value when it is unset:
+// a key compiled into the binary would make its hashes reversible by anyone.
+// It reports whether it chose a random key.
+func setDefaultEnv(o *agent.Options) bool {
+	os.Setenv("WEFT_DATA_DIR", o.DataDir)
+	if o.ConfigPath != "" || os.Getenv("MASK_KEY") != "" {
+		return false
+	}
+	var key [32]byte
+	rand.Read(key[:])
+	os.Setenv("MASK_KEY", hex.EncodeToString(key[:]))
+	return true
+}
+
+const demoUsage = `Usage: weft demo [flags]
+
+Runs the agent on its built-in default configuration (as 'weft run' does) and
+a generator that plays a small shop against it: checkouts go client → order →
+payment → inventory as real OTLP spans (OpenTelemetry Go SDK; client and order
+export to 4317 over gRPC, payment to 4318 over HTTP, inventory to Data
+Prepper's 21890), and the services log the way the reference services do:
+payment in the Python OpenTelemetry logging format, order as logrus JSON with
+B3 headers, inventory as CRI container lines (all three posted to 2021 as
+Fluent Bit's http output posts them) and the client as OTLP log records. The
+logs carry the spans' trace IDs, e-mail addresses, card numbers, phone
+numbers, IP addresses and bearer tokens; some checkouts fail in payment.
+
+Every few seconds it prints what the agent reports on /metrics: events per
+second per pipeline, the share of logs correlated with their trace and the
+values masked. Ctrl-C (SIGINT) or SIGTERM, or the end of --duration, stops the
+generator, drains the agent and prints the totals, every pipeline's accounting
+and the files written under the data directory.
+
+Flags:
+  --duration D      stop after D (e.g. 30s, 5m); 0 runs until Ctrl-C (default 0)
+  --rate N          checkouts per second (default 5)
+  --failures F      share of checkouts failing in payment, 0 to 1 (default 0.2)
+  --interval D      how often the live summary is printed (default 3s)
+  --seed N          reproducible customers, failures and durations (default: random)
+  --data-dir DIR    where the documents are written (default $WEFT_DATA_DIR or ./weft-data)
+  --admin ADDR      admin server: /metrics, /readyz (default $WEFT_ADMIN_ADDRESS or 127.0.0.1:4900)
+  --log-level LEVEL the agent's log level (default warn, so that the summary stands out)
+
+Ports and host come from the environment, as for the built-in default:
+WEFT_HOST (127.0.0.1), WEFT_OTLP_GRPC_PORT (4317), WEFT_OTLP_HTTP_PORT (4318),
+WEFT_OTEL_TRACE_PORT (21890), WEFT_HTTP_PORT (2021). MASK_KEY keys the hashes.
+`
+
+func cmdDemo(args []string, stdout, stderr io.Writer) int {
+	fs, o := commonFlags("demo", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: weft demo [flags] (weft demo --help lists them)") }
+	duration := fs.Duration("duration", 0, "")
+	rate := fs.Float64("rate", 5, "")
+	failures := fs.Float64("failures", 0.2, "")
+	interval := fs.Duration("interval", 3*time.Second, "")
+	seed := fs.Uint64("seed", 0, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, demoUsage)
+			return 0
+		}
+		return 2
+	}
+	if o.ConfigPath != "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "weft demo runs the built-in default; it takes no -c and no arguments (see weft demo --help)")
+		return 2
+	}
+	if *rate <= 0 || *failures < 0 || *failures > 1 || *duration < 0 || *interval <= 0 {
+		fmt.Fprintln(stderr, "weft demo: --rate and --interval must be above 0, --failures between 0 and 1, --duration not negative")
+		return 2
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "warn"
+	}
+	setDefaultEnv(o)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err := demo.Run(ctx, demo.Options{Agent: *o, Endpoints: demo.EndpointsFrom(os.LookupEnv, o.AdminAddress),
+		Duration: *duration, Rate: *rate, FailureRate: *failures, Interval: *interval, Seed: *seed, Out: stdout})
+	if err != nil {
+		printErrors(stderr, err)
 		return 1
 	}
 	return 0
