@@ -1,14 +1,28 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // stdin → processors → file, through the built binary.
@@ -323,30 +337,169 @@ out:
 	}
 }
 
+// defaultPorts gives the built-in default's listeners free ports through
+// its environment variables (WEFT_OTLP_GRPC_PORT, …), so that tests run in
+// parallel with others, and returns them by variable.
+func defaultPorts(t *testing.T) map[string]string {
+	t.Helper()
+	ports := map[string]string{}
+	for _, name := range []string{"WEFT_OTLP_GRPC_PORT", "WEFT_OTLP_HTTP_PORT", "WEFT_OTEL_TRACE_PORT", "WEFT_HTTP_PORT"} {
+		_, p, _ := net.SplitHostPort(freeAddr(t))
+		ports[name] = p
+		t.Setenv(name, p)
+	}
+	t.Setenv("WEFT_HOST", "127.0.0.1")
+	t.Setenv("WEFT_DATA_DIR", "")
+	return ports
+}
+
+// maskHash is the mask processor's hash: HMAC-SHA-256 under the key, hex.
+func maskHash(key, value string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// `weft run` without -c: the built-in default receives OTLP spans from the
+// OpenTelemetry SDK and logs over Data Prepper's HTTP endpoint, and writes
+// span, service-map and log documents (correlated, masked) to one NDJSON
+// file per index under the data directory, every event accounted for.
 func TestEmbeddedDefault(t *testing.T) {
-	sample, err := os.Open("../deploy/pipelines/sample-logs.ndjson")
+	ports := defaultPorts(t)
+	t.Setenv("MASK_KEY", "e2e-mask-key")
+	dir := t.TempDir()
+	p := startWeft(t, "", nil, "--data-dir", dir)
+	p.waitReady(20 * time.Second)
+
+	// The spans: client → payment, the payment failing.
+	ctx := context.Background()
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint("127.0.0.1:"+ports["WEFT_OTLP_GRPC_PORT"]), otlptracegrpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sample.Close()
-	code, stdout, stderr := runWeft(t, sample, "run", "--admin", freeAddr(t))
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+	tracer := func(tp *sdktrace.TracerProvider) trace.Tracer { return tp.Tracer("e2e") }
+	clientTP := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "client"))))
+	payExp, _ := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint("127.0.0.1:"+ports["WEFT_OTLP_GRPC_PORT"]), otlptracegrpc.WithInsecure())
+	payTP := sdktrace.NewTracerProvider(sdktrace.WithSyncer(payExp), sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "payment"))))
+	rctx, root := tracer(clientTP).Start(ctx, "client_checkout", trace.WithSpanKind(trace.SpanKindClient))
+	_, pay := tracer(payTP).Start(rctx, "/checkout", trace.WithSpanKind(trace.SpanKindServer))
+	traceID, paySpan := pay.SpanContext().TraceID().String(), pay.SpanContext().SpanID().String()
+
+	// The logs first (they wait in correlate for their trace): the payment
+	// service's Python line with an e-mail address, the order service's
+	// logrus line with B3 headers and a card number, and a line without
+	// trace context.
+	email, card := "gwen.miller@example.com", "4111 1111 1111 1111"
+	records := []map[string]any{
+		{"log": fmt.Sprintf("2025-11-23 08:00:05,020 ERROR [paymentService] [paymentService.py:73] [trace_id=%s span_id=%s resource.service.name=payment] - Payment - Checkout failed for %s\n", traceID, paySpan, email)},
+		{"level": "info", "msg": "inbound request", "headers": map[string]any{"x-b3-traceid": traceID, "x-b3-spanid": root.SpanContext().SpanID().String(), "x-b3-sampled": "1"},
+			"customer": map[string]any{"card": card}},
+		{"log": "plain line without trace context"},
 	}
-	docs := parseNDJSON(t, stdout)
-	if len(docs) != 6 {
-		t.Fatalf("%d documents on stdout, want 6:\n%s", len(docs), stdout)
+	body, _ := json.Marshal(records)
+	resp, err := http.Post("http://127.0.0.1:"+ports["WEFT_HTTP_PORT"]+"/log/ingest", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
 	}
-	errs := 0
-	for _, d := range docs {
-		if d["agent"] != "weft" {
-			t.Fatalf("default pipeline did not run: %v", d)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /log/ingest: %s", resp.Status)
+	}
+	pay.SetStatus(otelcodes.Error, "Checkout Failed - Service Unavailable")
+	pay.End()
+	root.SetStatus(otelcodes.Error, "")
+	root.End()
+	for _, tp := range []*sdktrace.TracerProvider{clientTP, payTP} {
+		if err := tp.Shutdown(ctx); err != nil {
+			t.Fatalf("SDK export: %v", err)
 		}
-		if d["severity"] == "error" {
-			errs++
+	}
+
+	day := time.Now().UTC().Format("2006.01.02")
+	spansFile := filepath.Join(dir, "otel-v1-apm-span-"+day+".ndjson")
+	logsFile := filepath.Join(dir, "logs-"+day+".ndjson")
+	lines := func(path string) int {
+		data, _ := os.ReadFile(path)
+		return strings.Count(string(data), "\n")
+	}
+	eventually(t, 15*time.Second, "2 span and 3 log documents", func() bool { return lines(spansFile) == 2 && lines(logsFile) == 3 })
+
+	spans := docsBySpanID(readNDJSON(t, spansFile))
+	sp := spans[paySpan]
+	if sp == nil || sp["traceId"] != traceID || sp["serviceName"] != "payment" || sp["traceGroup"] != "client_checkout" ||
+		sp["kind"] != "SPAN_KIND_SERVER" || sp["status"].(map[string]any)["code"] != 2.0 {
+		t.Fatalf("payment span document: %v", sp)
+	}
+	var python, logrus, plain map[string]any
+	for _, d := range readNDJSON(t, logsFile) {
+		switch {
+		case d["log"] == "plain line without trace context":
+			plain = d
+		case d["msg"] == "inbound request":
+			logrus = d
+		default:
+			python = d
 		}
 	}
-	if errs != 1 {
-		t.Errorf("%d documents marked severity=error, want 1", errs)
+	if python == nil || python["traceId"] != traceID || python["spanId"] != paySpan || python["traceGroup"] != "client_checkout" ||
+		python["serviceName"] != "payment" || python["spanName"] != "/checkout" || python["traceStatus"] != "error" || python["traceCorrelated"] != true {
+		t.Fatalf("python log not correlated: %v", python)
+	}
+	msg := python["log"].(string)
+	if strings.Contains(msg, email) || !strings.Contains(msg, "Checkout failed for "+maskHash("e2e-mask-key", email)) {
+		t.Fatalf("e-mail address not hashed with MASK_KEY: %q", msg)
+	}
+	if logrus == nil || logrus["traceId"] != traceID || logrus["serviceName"] != "client" || logrus["traceCorrelated"] != true ||
+		logrus["customer"].(map[string]any)["card"] != maskHash("e2e-mask-key", card) {
+		t.Fatalf("logrus log not correlated or card not masked: %v", logrus)
+	}
+	if plain == nil || plain["traceId"] != nil {
+		t.Fatalf("line without trace context: %v", plain)
+	}
+	if n := p.metric("weft_correlate_logs_total", `result="correlated"`); n != 2 {
+		t.Errorf("weft_correlate_logs_total{result=correlated} = %v, want 2", n)
+	}
+	if n := p.metric("weft_mask_fields_masked_total", `pipeline="logs"`); n < 2 {
+		t.Errorf("weft_mask_fields_masked_total = %v", n)
+	}
+
+	// Nothing silently lost: every pipeline's events in (+ created) = out +
+	// dropped + failed, with nothing left in buffers.
+	_, metrics := p.get("/metrics")
+	for _, pl := range []string{"otlp", "dataprepper-traces", "http-logs", "logs", "spans", "service-map", "metrics"} {
+		l := `pipeline="` + pl + `"`
+		in, created := sumMetric(metrics, "weft_pipeline_events_in_total", l), sumMetric(metrics, "weft_pipeline_events_created_total", l)
+		out, dropped, failed := sumMetric(metrics, "weft_pipeline_events_out_total", l), sumMetric(metrics, "weft_pipeline_events_dropped_total", l),
+			sumMetric(metrics, "weft_pipeline_events_failed_total", l)
+		if in+created != out+dropped+failed || sumMetric(metrics, "weft_buffer_events", l) != 0 {
+			t.Errorf("%s: in %v + created %v != out %v + dropped %v + failed %v", pl, in, created, out, dropped, failed)
+		}
+	}
+	if in := sumMetric(metrics, "weft_pipeline_events_in_total", `pipeline="logs"`); in != 3 {
+		t.Errorf("logs pipeline: %v in, want 3", in)
+	}
+	if in := sumMetric(metrics, "weft_pipeline_events_in_total", `pipeline="spans"`); in != 2 {
+		t.Errorf("spans pipeline: %v in, want 2", in)
+	}
+
+	// The service map's last window is written at shutdown.
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	smap := readNDJSON(t, filepath.Join(dir, "otel-v1-apm-service-map.ndjson"))
+	var edge bool
+	for _, d := range smap {
+		dest, _ := d["destination"].(map[string]any)
+		if d["serviceName"] == "client" && dest["domain"] == "payment" && dest["resource"] == "/checkout" &&
+			d["traceGroupName"] == "client_checkout" && d["hashId"] != "" {
+			edge = true
+		}
+	}
+	if !edge {
+		t.Fatalf("no client → payment relationship in the service map: %v", smap)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "metrics-otel-v1-"+day+".ndjson")); err == nil {
+		t.Error("a metrics file without metrics")
 	}
 }

@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// demoCmd prepares `weft demo` in a fresh working directory with free
+// ports, as a newcomer runs it (no --data-dir: ./weft-data).
+func demoCmd(t *testing.T, args ...string) (cmd *exec.Cmd, dir string, stdout, stderr *safeBuffer) {
+	t.Helper()
+	defaultPorts(t)
+	t.Setenv("MASK_KEY", "")
+	dir = t.TempDir()
+	cmd = exec.Command(weftBin, append([]string{"demo", "--admin", freeAddr(t), "--interval", "1s"}, args...)...)
+	cmd.Dir = dir
+	stdout, stderr = &safeBuffer{}, &safeBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("weft demo stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+	})
+	return cmd, dir, stdout, stderr
+}
+
+// `weft demo --duration`: exits 0 after printing live and final summaries,
+// and ./weft-data holds correlated, masked logs, failed payments included.
+func TestDemo(t *testing.T) {
+	cmd, dir, stdout, _ := demoCmd(t, "--duration", "5s", "--rate", "8", "--failures", "0.3")
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("weft demo: %v", err)
+	}
+	out := stdout.String()
+	for _, want := range []string{"events/s  otlp", "logs correlated", "masked", "in+created = out+dropped+failed",
+		"weft-data/otel-v1-apm-span-", "weft-data/otel-v1-apm-service-map.ndjson", "weft-data/logs-", `"traceCorrelated": true`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "NO (") || strings.Contains(out, "NOT taken") {
+		t.Errorf("events unaccounted for:\n%s", out)
+	}
+	if regexp.MustCompile(`logs correlated with their trace: (\d+)%`).FindStringSubmatch(out) == nil {
+		t.Errorf("no correlated share in the final summary")
+	}
+
+	day := time.Now().UTC().Format("2006.01.02")
+	logs := readNDJSON(t, filepath.Join(dir, "weft-data", "logs-"+day+".ndjson"))
+	spans := readNDJSON(t, filepath.Join(dir, "weft-data", "otel-v1-apm-span-"+day+".ndjson"))
+	smap := readNDJSON(t, filepath.Join(dir, "weft-data", "otel-v1-apm-service-map.ndjson"))
+	if len(logs) < 100 || len(spans) < 100 || len(smap) == 0 {
+		t.Fatalf("%d logs, %d spans, %d service-map documents", len(logs), len(spans), len(smap))
+	}
+
+	failedPayments := map[string]bool{}
+	for _, s := range spans {
+		st, _ := s["status"].(map[string]any)
+		if s["serviceName"] == "payment" && s["name"] == "/checkout" && st["code"] == 2.0 {
+			if st["message"] != "Checkout Failed - Service Unavailable" {
+				t.Errorf("failed payment span: %v", s)
+			}
+			failedPayments[s["traceId"].(string)] = true
+		}
+		if s["traceGroup"] != "client_checkout" {
+			t.Fatalf("span without its trace group: %v", s)
+		}
+	}
+	if len(failedPayments) == 0 {
+		t.Fatal("no failed payment span")
+	}
+
+	email := regexp.MustCompile(`[a-z.]+@example\.(com|org|net)`)
+	card := regexp.MustCompile(`\b(4111 1111 1111 1111|5555-5555-5555-4444|4012888888881881|3782 822463 10005|6011 1111 1111 1117)\b`)
+	services := map[string]int{}
+	correlated, failedLogs := 0, 0
+	for _, d := range logs {
+		raw := mustJSON(t, d)
+		if email.MatchString(raw) || card.MatchString(raw) || strings.Contains(raw, "Bearer eyJ") {
+			t.Fatalf("personal data left in a document: %s", raw)
+		}
+		if d["traceCorrelated"] == true && d["traceGroup"] == "client_checkout" {
+			correlated++
+		}
+		services[d["serviceName"].(string)]++
+		if failedPayments[d["traceId"].(string)] {
+			if d["traceStatus"] != "error" {
+				t.Errorf("log of a failed checkout with traceStatus %v: %s", d["traceStatus"], raw)
+			}
+			if msg, _ := d["log"].(string); strings.Contains(msg, "Checkout operation failed") && d["serviceName"] == "payment" {
+				failedLogs++
+			}
+		}
+	}
+	if correlated < len(logs)*9/10 {
+		t.Errorf("%d of %d logs correlated", correlated, len(logs))
+	}
+	for _, svc := range []string{"client", "order", "payment", "inventory"} {
+		if services[svc] == 0 {
+			t.Errorf("no log of %s: %v", svc, services)
+		}
+	}
+	if failedLogs == 0 {
+		t.Error("no correlated log of a failed payment")
+	}
+}
+
+// Ctrl-C: the demo drains and prints the final summary, exit 0.
+func TestDemoStopsOnSIGINT(t *testing.T) {
+	cmd, dir, stdout, _ := demoCmd(t, "--rate", "5")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	eventually(t, 30*time.Second, "a live summary", func() bool { return strings.Contains(stdout.String(), "events/s") })
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("weft demo after SIGINT: %v", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("weft demo did not stop after SIGINT")
+	}
+	if !strings.Contains(stdout.String(), "in+created = out+dropped+failed") {
+		t.Fatal("no final summary after SIGINT")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "weft-data", "otel-v1-apm-service-map.ndjson")); err != nil {
+		t.Fatalf("service map not written at shutdown: %v", err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
