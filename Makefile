@@ -4,7 +4,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 BIN       := bin/weft
 
-.PHONY: build test run lint bench fuzz clean
+.PHONY: build test run demo lint bench fuzz clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -14,9 +14,16 @@ build:
 test:
 	./scripts/test.sh
 
-# Run the agent on its built-in default pipeline (stdin → parse → stdout).
+# The README's first command: the agent on its built-in default plus a
+# generated shop (OTLP spans, logs in four formats); correlated, masked
+# documents appear under ./weft-data. Ctrl-C stops (DEMO_FLAGS="--duration 30s").
+demo:
+	$(GO) run . demo $(DEMO_FLAGS)
+
+# Run the agent on its built-in default: OTLP (4317, 4318, 21890) and HTTP log
+# (2021) listeners, documents under ./weft-data, /metrics on 127.0.0.1:4900.
 run:
-	$(GO) run . run < deploy/pipelines/sample-logs.ndjson
+	$(GO) run . run
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pipelines/... ./plugins/... ./exporters/...

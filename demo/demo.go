@@ -251,12 +251,13 @@ func writeFiles(w io.Writer, dir string) {
 	}
 	if sample != nil {
 		b, _ := json.MarshalIndent(sample, "    ", "  ")
-		fmt.Fprintf(w, "  a payment log, correlated with its trace and masked:\n    %s\n", b)
+		fmt.Fprintf(w, "  a payment log, correlated with its trace (traceStatus %v) and masked:\n    %s\n", sample["traceStatus"], b)
 	}
 }
 
 // countDocs counts a file's lines and returns a correlated, masked log of
-// the payment service from it, if it has one.
+// the payment service from it, if it has one: one of a failed checkout
+// when there is one.
 func countDocs(path string) (int, map[string]any) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -269,12 +270,12 @@ func countDocs(path string) (int, map[string]any) {
 	var sample map[string]any
 	for sc.Scan() {
 		n++
-		if sample != nil {
+		if sample != nil && sample["traceStatus"] == "error" {
 			continue
 		}
 		var d map[string]any
 		if json.Unmarshal(sc.Bytes(), &d) == nil && d["traceCorrelated"] == true && d["serviceName"] == "payment" && d["log"] != nil {
-			sample = d
+			sample = d // the first, or better the first of a failed checkout
 		}
 	}
 	return n, sample
