@@ -52,7 +52,7 @@ func normalizeKind(v any) (string, error) {
 		return kindGauge, nil
 	case "counter", "sum":
 		return kindCounter, nil
-	case "histogram", "gaugehistogram", "gauge_histogram":
+	case "histogram", "gaugehistogram", "gauge_histogram", "exponential_histogram":
 		return kindHistogram, nil
 	case "summary":
 		return kindSummary, nil
@@ -194,13 +194,31 @@ func (c *converter) appendEvent(dst []point, sc *eventScratch, ev *event.Event, 
 	if !ok {
 		return dst, errors.New("the event has no string field name")
 	}
-	name, err := c.metricName(rawName)
+	otel := isOTelKind(f["kind"])
+	var name string
+	var err error
+	if otel {
+		if err = checkOTelTemporality(rawName, f); err != nil {
+			return dst, err
+		}
+		name, err = c.otelName(rawName, f)
+	} else {
+		name, err = c.metricName(rawName)
+	}
 	if err != nil {
 		return dst, err
 	}
 	kind, err := normalizeKind(f["kind"])
 	if err != nil {
 		return dst, err
+	}
+	// A data point flagged no-recorded-value ends its series: every sample
+	// is a staleness marker.
+	stale := false
+	if otel {
+		if fl, ok := number(f["flags"]); ok && int64(fl)&flagNoRecordedValue != 0 {
+			stale = true
+		}
 	}
 	ts, err := eventTime(f, ev, now)
 	if err != nil {
@@ -225,11 +243,19 @@ func (c *converter) appendEvent(dst []point, sc *eventScratch, ev *event.Event, 
 			}
 		}
 	}
+	if otel {
+		if base, err = c.appendOTelLabels(base, f); err != nil {
+			return dst, err
+		}
+	}
 	// Deterministic choice between duplicate names (a map has no order).
 	sort.Stable(base)
 	sc.base = base
 	add := func(n string, v float64, extra ...Label) {
 		var lbl string
+		if stale {
+			v = staleNaN
+		}
 		lbl, sc.buf = c.encodeSeries(sc.buf, &sc.labels, n, base, extra...)
 		dst = append(dst, point{labels: lbl, Sample: Sample{Value: v, Timestamp: ts}})
 	}
@@ -241,7 +267,12 @@ func (c *converter) appendEvent(dst []point, sc *eventScratch, ev *event.Event, 
 		}
 		add(name, v)
 	case kindHistogram:
-		buckets, err := histogramBuckets(f)
+		var buckets []bucket
+		if k, _ := f["kind"].(string); strings.EqualFold(k, otelExponential) {
+			buckets, err = exponentialBuckets(f)
+		} else {
+			buckets, err = histogramBuckets(f)
+		}
 		if err != nil {
 			return dst, fmt.Errorf("histogram %q: %w", name, err)
 		}
@@ -396,7 +427,8 @@ type bucket struct {
 // upper bound, in increasing order.
 func histogramBuckets(f map[string]any) ([]bucket, error) {
 	var out []bucket
-	if bs, ok := f["buckets"].([]any); ok && len(bs) > 0 {
+	counts, hasCounts := f["bucketCountsList"].([]any)
+	if bs, ok := f["buckets"].([]any); ok && len(bs) > 0 && !hasCounts {
 		cum := 0.0
 		for i, b := range bs {
 			m, _ := b.(map[string]any)
@@ -412,10 +444,13 @@ func histogramBuckets(f map[string]any) ([]bucket, error) {
 			if !ok {
 				return nil, fmt.Errorf("buckets[%d] needs le (cumulative) or max (per bucket)", i)
 			}
+			if hi >= math.MaxFloat32 {
+				hi = math.Inf(1) // Data Prepper writes Float.MAX_VALUE for infinity
+			}
 			cum += cnt
 			out = append(out, bucket{le: hi, count: cum})
 		}
-	} else if counts, ok := f["bucketCountsList"].([]any); ok {
+	} else if hasCounts {
 		bounds, _ := f["explicitBounds"].([]any)
 		if len(counts) != len(bounds)+1 && len(counts) != len(bounds) {
 			return nil, fmt.Errorf("bucketCountsList has %d counts for %d explicitBounds", len(counts), len(bounds))

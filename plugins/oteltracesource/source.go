@@ -4,10 +4,6 @@
 package oteltracesource
 
 import (
-	"net"
-	"strconv"
-	"strings"
-
 	"github.com/weft-agent/weft/pipelines"
 	"github.com/weft-agent/weft/plugins/otlp"
 )
@@ -18,16 +14,6 @@ func init() {
 
 // New creates the source.
 func New(s pipelines.Settings, c *Config) (pipelines.Source, error) {
-	sig := otlp.Traces
-	ep := otlp.Endpoint{Addr: net.JoinHostPort(c.Host, strconv.Itoa(c.Port)), GRPC: true}
-	path := sig.GRPCMethod()
-	if c.Path != "" {
-		path = strings.ReplaceAll(c.Path, "${pipelineName}", s.Pipeline)
-		ep.GRPCPaths = map[string]*otlp.Signal{path: sig}
-	}
-	if c.UnframedRequests {
-		ep.HTTPPaths = map[string]*otlp.Signal{path: sig}
-		ep.Health = c.HealthCheckService
-	}
-	return otlp.NewReceiver(s, c.ServerOptions, []*otlp.Signal{sig}, []otlp.Endpoint{ep})
+	return otlp.NewSingleSignalReceiver(s, c.ServerOptions, otlp.Traces,
+		otlp.SingleSignal{Port: c.Port, Path: c.Path, UnframedRequests: c.UnframedRequests})
 }

@@ -177,14 +177,20 @@ func (b ByteSize) String() string {
 
 // Config is the `otlp` source's options: the OTLP standard listeners.
 type Config struct {
-	GRPCPort int `yaml:"grpc_port" min:"0" max:"65535" doc:"port of the OTLP/gRPC listener (0 disables it)"`
-	HTTPPort int `yaml:"http_port" min:"0" max:"65535" doc:"port of the OTLP/HTTP listener, paths /v1/traces and /v1/logs (0 disables it)"`
+	GRPCPort int      `yaml:"grpc_port" min:"0" max:"65535" doc:"port of the OTLP/gRPC listener (0 disables it)"`
+	HTTPPort int      `yaml:"http_port" min:"0" max:"65535" doc:"port of the OTLP/HTTP listener, paths /v1/traces, /v1/logs and /v1/metrics (0 disables it)"`
+	Signals  []string `yaml:"signals" doc:"the OTLP signals accepted, any of traces, logs, metrics; the others answer 404 (HTTP) and UNIMPLEMENTED (gRPC)"`
 	ServerOptions
+	MetricsOptions
 }
+
+// AllSignals are the signals the `otlp` source accepts by default.
+var AllSignals = []string{SignalTraces, SignalLogs, SignalMetrics}
 
 // NewConfig returns the `otlp` source's defaults.
 func NewConfig() *Config {
-	return &Config{GRPCPort: 4317, HTTPPort: 4318, ServerOptions: DefaultServerOptions()}
+	return &Config{GRPCPort: 4317, HTTPPort: 4318, Signals: append([]string(nil), AllSignals...),
+		ServerOptions: DefaultServerOptions(), MetricsOptions: DefaultMetricsOptions()}
 }
 
 // Validate checks what tags cannot.
@@ -194,6 +200,19 @@ func (c *Config) Validate() error {
 	}
 	if c.GRPCPort == c.HTTPPort {
 		return &config.FieldError{Key: "http_port", Msg: "grpc_port and http_port must differ"}
+	}
+	if len(c.Signals) == 0 {
+		return &config.FieldError{Key: "signals", Msg: "must list at least one of traces, logs, metrics"}
+	}
+	seen := map[string]bool{}
+	for _, sig := range c.Signals {
+		switch {
+		case sig != SignalTraces && sig != SignalLogs && sig != SignalMetrics:
+			return &config.FieldError{Key: "signals", Msg: fmt.Sprintf("%q is not one of traces, logs, metrics", sig)}
+		case seen[sig]:
+			return &config.FieldError{Key: "signals", Msg: fmt.Sprintf("%q is listed twice", sig)}
+		}
+		seen[sig] = true
 	}
 	return c.ServerOptions.Validate()
 }

@@ -35,7 +35,7 @@ func (r *Receiver) newHTTPServer(ep *Endpoint, gs *grpc.Server) *http.Server {
 		mux.Handle(path, r.httpExport(sig))
 	}
 	for path, what := range ep.NotYet {
-		msg := "this agent does not accept OTLP " + what + " yet"
+		msg := "this source does not accept OTLP " + what + " (see its signals option)"
 		mux.HandleFunc(path, func(w http.ResponseWriter, req *http.Request) {
 			writeStatus(w, isJSONContent(req.Header.Get("Content-Type")), http.StatusNotFound, codes.NotFound, msg, 0)
 		})

@@ -57,8 +57,8 @@ type Endpoint struct {
 	// GRPCPaths makes gRPC calls to another path reach a signal's Export
 	// (Data Prepper's `path`); the standard method path is then refused.
 	GRPCPaths map[string]*Signal
-	// NotYet lists OTLP/HTTP paths of signals not accepted yet, answered
-	// 404 with a message.
+	// NotYet lists OTLP/HTTP paths of signals the source does not accept
+	// (path to signal name), answered 404 with a message.
 	NotYet map[string]string
 	// Health serves GET /health (HTTP) besides the gRPC health service.
 	Health bool
@@ -119,7 +119,7 @@ func NewReceiver(set pipelines.Settings, opts ServerOptions, signals []*Signal, 
 	r.invalidLog = ratelog.New(set.Logger, "otlp: malformed requests rejected")
 	r.unavailableLog = ratelog.New(set.Logger, "otlp: requests refused with a retryable error (pipeline buffer full, shutting down, or not delivered in time)")
 	r.unauthLog = ratelog.New(set.Logger, "otlp: unauthenticated requests rejected")
-	r.rejectLog = ratelog.New(set.Logger, "otlp: items with invalid IDs rejected (partial success)")
+	r.rejectLog = ratelog.New(set.Logger, "otlp: invalid items rejected (partial success)")
 	return r, nil
 }
 
@@ -326,7 +326,11 @@ func (r *Receiver) export(ctx context.Context, sig *Signal, body []byte, isJSON 
 		return nil, r.finish(protocol, sig, outcome{result: ResultInvalid, code: codes.InvalidArgument, msg: err.Error()})
 	}
 	if res.Rejected > 0 {
-		r.metrics.rejected.WithLabelValues(sig.Name, "invalid_id").Add(float64(res.Rejected))
+		reason := sig.RejectReason
+		if reason == "" {
+			reason = "invalid_id"
+		}
+		r.metrics.rejected.WithLabelValues(sig.Name, reason).Add(float64(res.Rejected))
 		r.rejectLog.Record(errors.New(res.Message))
 	}
 	if len(res.Events) > 0 {

@@ -657,10 +657,10 @@ func TestAckModeDelivered(t *testing.T) {
 	}
 }
 
-func TestNotYetSignals(t *testing.T) {
-	s := start(t, nil, "")
+func TestSignalsOption(t *testing.T) {
+	s := start(t, nil, "signals: [traces, logs]\n")
 	resp, body := post(t, nil, s.http+"/v1/metrics", "application/json", []byte(`{}`))
-	if st := decodeStatus(t, resp, body); resp.StatusCode != 404 || !strings.Contains(st.Message, "metrics") {
+	if st := decodeStatus(t, resp, body); resp.StatusCode != 404 || !strings.Contains(st.Message, "metrics") || !strings.Contains(st.Message, "signals") {
 		t.Errorf("/v1/metrics: %d %v", resp.StatusCode, st)
 	}
 	_, err := colmetricspb.NewMetricsServiceClient(dial(t, s.grpc)).Export(context.Background(), &colmetricspb.ExportMetricsServiceRequest{})

@@ -6,9 +6,10 @@ import (
 )
 
 // Signal is one OTLP signal a receiver accepts: where it is served and how
-// its export requests are decoded and answered: Traces and Logs for now;
-// metrics is added by defining its Signal and passing it to NewReceiver
-// (until then /v1/metrics answers 404 and its gRPC service UNIMPLEMENTED).
+// its export requests are decoded and answered: Traces, Logs and Metrics
+// (NewMetricsSignal for other conversion options). A receiver serves the
+// signals passed to NewReceiver; the others answer 404 (HTTP, when listed
+// in Endpoint.NotYet) and UNIMPLEMENTED (gRPC).
 type Signal struct {
 	// Name is the signal ("traces"), used in metrics and messages.
 	Name string
@@ -24,6 +25,9 @@ type Signal struct {
 	// its items into events. An error means the request as a whole is
 	// malformed.
 	Decode func(body []byte, isJSON bool) (Result, error)
+	// RejectReason is the reason label under which items the decoder
+	// rejected individually are counted ("invalid_id" when empty).
+	RejectReason string
 	// Response builds the export response for a result (OTLP partial
 	// success when items were rejected).
 	Response func(r *Result) proto.Message
@@ -52,14 +56,11 @@ var Traces = &Signal{
 // DecodeTraces decodes an ExportTraceServiceRequest (protobuf, or OTLP/JSON
 // when isJSON) and converts its spans.
 func DecodeTraces(body []byte, isJSON bool) (Result, error) {
-	req := &coltracepb.ExportTraceServiceRequest{}
-	var err error
-	if isJSON {
-		err = UnmarshalJSON(body, req)
-	} else {
-		err = proto.Unmarshal(body, req)
+	if !isJSON {
+		return decodeTracesProto(body)
 	}
-	if err != nil {
+	req := &coltracepb.ExportTraceServiceRequest{}
+	if err := UnmarshalJSON(body, req); err != nil {
 		return Result{}, err
 	}
 	return ConvertTraces(req), nil
