@@ -230,6 +230,12 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	setDefaultEnv(o)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The first signal drains; once it came, the default action is back,
+	// so a second Ctrl-C quits at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := demo.Run(ctx, demo.Options{Agent: *o, Endpoints: demo.EndpointsFrom(os.LookupEnv, o.AdminAddress),
 		Duration: *duration, Rate: *rate, FailureRate: *failures, Interval: *interval, Seed: *seed, Out: stdout})
 	if err != nil {

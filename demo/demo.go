@@ -72,6 +72,9 @@ func Run(ctx context.Context, o Options) error {
 	}()
 	client := &http.Client{Timeout: 5 * time.Second}
 	if err := waitReady(ctx, client, o.Endpoints.Admin, agentDone, &agentStopped); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped (Ctrl-C) before anything was sent
+		}
 		return err
 	}
 
@@ -119,7 +122,7 @@ loop:
 		}
 	}
 	tick.Stop()
-	fmt.Fprintln(o.Out, "\nweft demo: stopping the generator and draining the agent …")
+	fmt.Fprintln(o.Out, "\nweft demo: stopping the generator and draining the agent … (Ctrl-C again quits at once)")
 	genErr := <-genDone
 	elapsed := time.Since(start)
 	if agentStopped {
