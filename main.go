@@ -146,6 +146,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	if err := a.Run(context.Background()); err != nil {
 		a.Logger().WithError(err).Error("weft failed")
+		if o.ConfigPath == "" {
+			a.Logger().Error("the built-in default's ports move with WEFT_OTLP_GRPC_PORT, WEFT_OTLP_HTTP_PORT, WEFT_OTEL_TRACE_PORT, WEFT_HTTP_PORT and WEFT_ADMIN_ADDRESS (weft --help)")
+		}
 		return 1
 	}
 	return 0

@@ -198,7 +198,7 @@ func waitReady(ctx context.Context, client *http.Client, admin string, agentDone
 			if err == nil {
 				err = errors.New("stopped before it was ready")
 			}
-			return fmt.Errorf("the agent did not start: %w", err)
+			return fmt.Errorf("the agent did not start: %w (the ports move with WEFT_OTLP_GRPC_PORT, WEFT_OTLP_HTTP_PORT, WEFT_OTEL_TRACE_PORT, WEFT_HTTP_PORT and --admin; see weft demo --help)", err)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
