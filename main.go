@@ -39,7 +39,8 @@ Usage:
   weft run [-c PATH]          run pipelines (built-in default when -c is omitted)
   weft demo [flags]           the built-in default plus a generated shop: spans and logs
                               in, correlated and masked documents out (weft demo --help)
-  weft validate -c PATH       check a configuration; lists every error, exit 1 if any
+  weft validate [-c PATH]     check a configuration (the built-in default without -c);
+                              lists every error, exit 1 if any
   weft config print [-c PATH] print the resolved configuration with secrets redacted
   weft plugins [NAME]         list sources, processors and sinks with their options
   weft version                print the version
@@ -253,16 +254,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.ConfigPath == "" {
-		fmt.Fprintln(stderr, "weft validate: -c PATH is required")
-		return 2
-	}
 	cfg, err := agent.CheckConfig(*o)
 	if err != nil {
 		printErrors(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: %d pipelines OK (%s)\n", o.ConfigPath, len(cfg.Pipelines), strings.Join(cfg.PipelineNames(), ", "))
+	name := o.ConfigPath
+	if name == "" {
+		name = o.EmbeddedName + " (built-in default)"
+	}
+	fmt.Fprintf(stdout, "%s: %d pipelines OK (%s)\n", name, len(cfg.Pipelines), strings.Join(cfg.PipelineNames(), ", "))
 	return 0
 }
 

@@ -365,6 +365,12 @@ func maskHash(key, value string) string {
 // span, service-map and log documents (correlated, masked) to one NDJSON
 // file per index under the data directory, every event accounted for.
 func TestEmbeddedDefault(t *testing.T) {
+	for _, args := range [][]string{{"validate"}, {"validate", "-c", "../deploy/pipelines/default.yaml"}} {
+		code, stdout, stderr := runWeft(t, nil, args...)
+		if code != 0 || !strings.Contains(stdout, "7 pipelines OK (otlp, dataprepper-traces, http-logs, logs, spans, service-map, metrics)") {
+			t.Fatalf("weft %v: exit %d: %s%s", args, code, stdout, stderr)
+		}
+	}
 	ports := defaultPorts(t)
 	t.Setenv("MASK_KEY", "e2e-mask-key")
 	dir := t.TempDir()
