@@ -41,9 +41,12 @@ type Event struct {
 	fields map[string]any
 	shared *bool // non-nil and true while the field tree is shared with a clone
 
-	tags  []string
-	meta  map[string]any
-	acker *Acker
+	tags []string
+	meta map[string]any
+	// metaShared is true while meta is shared with other events by
+	// ShareMetadata: it is copied before it is changed.
+	metaShared bool
+	acker      *Acker
 }
 
 // New returns an event that takes ownership of fields (nil is an empty map).
@@ -84,6 +87,7 @@ func (e *Event) Mutable() map[string]any {
 		e.shared = nil
 		if e.meta != nil {
 			e.meta = copyMap(e.meta)
+			e.metaShared = false
 		}
 	}
 	if e.fields == nil {
@@ -107,7 +111,7 @@ func (e *Event) Clone() *Event {
 		flag = &b
 		e.shared = flag
 	}
-	c := &Event{Kind: e.Kind, Time: e.Time, fields: e.fields, shared: flag, meta: e.meta, acker: e.acker}
+	c := &Event{Kind: e.Kind, Time: e.Time, fields: e.fields, shared: flag, meta: e.meta, metaShared: e.metaShared, acker: e.acker}
 	if len(e.tags) > 0 {
 		c.tags = append([]string(nil), e.tags...)
 	}
@@ -178,10 +182,20 @@ func (e *Event) Metadata(key string) (any, bool) {
 func (e *Event) SetMetadata(key string, v any) {
 	if e.meta == nil {
 		e.meta = make(map[string]any, 2)
-	} else if e.shared != nil && *e.shared {
+	} else if e.metaShared || e.shared != nil && *e.shared {
 		e.meta = copyMap(e.meta)
+		e.metaShared = false
 	}
 	e.meta[key] = v
+}
+
+// ShareMetadata replaces the event's metadata with m without copying it, so
+// that a source can give many events the same metadata for free. m is
+// shared: nobody may modify it afterwards (the event copies it before its
+// first SetMetadata).
+func (e *Event) ShareMetadata(m map[string]any) {
+	e.meta = m
+	e.metaShared = m != nil
 }
 
 // MetadataKeys returns the metadata keys in sorted order.

@@ -976,8 +976,8 @@ func (e *encoder) object(dst []byte, m map[string]any) []byte {
 	} else {
 		if len(m) <= maxKeyOrderKeys {
 			sig = keySignature(m)
-			if keys := lookupKeyOrder(sig, len(m)); keys != nil {
-				if out, ok := e.objectKnownOrder(dst, m, keys); ok {
+			if ko := lookupKeyOrder(sig, len(m)); ko != nil {
+				if out, ok := e.objectKnownOrder(dst, m, ko); ok {
 					e.depth--
 					return out
 				}

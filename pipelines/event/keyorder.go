@@ -28,30 +28,54 @@ const (
 type keyOrder struct {
 	sig  uint64
 	keys []string // sorted
+	// names holds every key already written as a JSON member name with
+	// its separators (`"a":` then `,"b":` ...); key i is
+	// names[ends[i-1]:ends[i]].
+	names []byte
+	ends  []int
 }
 
 var (
 	keyOrderSeed = maphash.MakeSeed()
+	keyOrderSalt = maphash.Comparable(keyOrderSeed, 0)
 	keyOrders    [keyOrderSlots]atomic.Pointer[keyOrder]
 	keyOrderSeen [keyOrderSlots]atomic.Uint64
 )
 
 // keySignature returns an order-independent signature of m's key set.
+// It only has to spread key sets over the slots and tell apart the ones
+// that share a slot (a hit is verified), so it hashes a key's length and
+// its first and last eight bytes, not all of it.
 func keySignature(m map[string]any) uint64 {
 	sig := uint64(len(m))
 	for k := range m {
-		sig += maphash.String(keyOrderSeed, k)
+		sig += keyHash(k)
 	}
 	return sig
 }
 
+func keyHash(k string) uint64 {
+	if len(k) < 8 {
+		return maphash.String(keyOrderSeed, k)
+	}
+	head := uint64(k[0]) | uint64(k[1])<<8 | uint64(k[2])<<16 | uint64(k[3])<<24 |
+		uint64(k[4])<<32 | uint64(k[5])<<40 | uint64(k[6])<<48 | uint64(k[7])<<56
+	t := k[len(k)-8:]
+	tail := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+		uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+	h := (head^keyOrderSalt)*0x9e3779b97f4a7c15 + (tail^uint64(len(k)))*0xc2b2ae3d27d4eb4f
+	h ^= h >> 29
+	h *= 0xbf58476d1ce4e5b9
+	return h ^ h>>32
+}
+
 func keyOrderSlot(sig uint64) int { return int((sig * 0x9e3779b97f4a7c15) >> 58) }
 
-// lookupKeyOrder returns the remembered sorted keys for signature sig and
-// n keys, or nil.
-func lookupKeyOrder(sig uint64, n int) []string {
+// lookupKeyOrder returns the remembered order for signature sig and n
+// keys, or nil.
+func lookupKeyOrder(sig uint64, n int) *keyOrder {
 	if ko := keyOrders[keyOrderSlot(sig)].Load(); ko != nil && ko.sig == sig && len(ko.keys) == n {
-		return ko.keys
+		return ko
 	}
 	return nil
 }
@@ -63,30 +87,34 @@ func rememberKeyOrder(sig uint64, ms []member) {
 	if keyOrderSeen[slot].Swap(sig) != sig {
 		return
 	}
-	keys := make([]string, len(ms))
+	ko := &keyOrder{sig: sig, keys: make([]string, len(ms)), ends: make([]int, len(ms))}
 	for i := range ms {
-		keys[i] = ms[i].k
+		ko.keys[i] = ms[i].k
+		if i > 0 {
+			ko.names = append(ko.names, ',')
+		}
+		ko.names = appendString(ko.names, ms[i].k)
+		ko.names = append(ko.names, ':')
+		ko.ends[i] = len(ko.names)
 	}
-	keyOrders[slot].Store(&keyOrder{sig: sig, keys: keys})
+	keyOrders[slot].Store(ko)
 }
 
 // objectKnownOrder writes m (enter already called) in the remembered key
-// order keys. It reports false, with dst and the encoder as they were, when
-// m's key set is not the remembered one.
-func (e *encoder) objectKnownOrder(dst []byte, m map[string]any, keys []string) ([]byte, bool) {
+// order. It reports false, with dst and the encoder as they were, when m's
+// key set is not the remembered one.
+func (e *encoder) objectKnownOrder(dst []byte, m map[string]any, ko *keyOrder) ([]byte, bool) {
 	start, depth, tooDeep := len(dst), e.depth, e.tooDeep
 	dst = append(dst, '{')
-	for i, k := range keys {
+	prev := 0
+	for i, k := range ko.keys {
 		v, ok := m[k]
 		if !ok {
 			e.depth, e.tooDeep = depth, tooDeep
 			return dst[:start], false
 		}
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendString(dst, k)
-		dst = append(dst, ':')
+		dst = append(dst, ko.names[prev:ko.ends[i]]...)
+		prev = ko.ends[i]
 		dst = e.value(dst, v)
 	}
 	return append(dst, '}'), true

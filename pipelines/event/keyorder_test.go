@@ -76,14 +76,21 @@ func TestAppendJSONLargeMapKeyOrderCache(t *testing.T) {
 // leaves the output and the encoder untouched.
 func TestObjectKnownOrderMismatch(t *testing.T) {
 	m := wide("k", 20)
-	keys := make([]string, 0, len(m))
+	ms := make([]member, 0, len(m))
 	for k := range m {
-		keys = append(keys, k)
+		ms = append(ms, member{k: k})
 	}
-	keys[len(keys)-1] = "not-in-the-map"
+	ms[len(ms)-1].k = "not-in-the-map"
+	sig := keySignature(m)
+	rememberKeyOrder(sig, ms)
+	rememberKeyOrder(sig, ms)
+	ko := lookupKeyOrder(sig, len(m))
+	if ko == nil {
+		t.Fatal("not remembered")
+	}
 	e := encoder{depth: 3}
 	dst := []byte("prefix")
-	out, ok := e.objectKnownOrder(dst, m, keys)
+	out, ok := e.objectKnownOrder(dst, m, ko)
 	if ok || string(out) != "prefix" || e.depth != 3 || e.tooDeep {
 		t.Fatalf("mismatch: ok=%v out=%q depth=%d tooDeep=%v", ok, out, e.depth, e.tooDeep)
 	}

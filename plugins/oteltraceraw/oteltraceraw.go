@@ -499,10 +499,18 @@ func (g *group) fields() map[string]any {
 
 // fill writes the trace group on a span. Each span gets its own
 // traceGroupFields object, so a later processor can change one span's
-// without touching the others.
+// without touching the others: the one the source wrote (all null, owned by
+// the event once Mutable returned) is filled in place when it holds exactly
+// the three fields, and replaced otherwise.
 func fill(ev *event.Event, g *group) {
 	m := ev.Mutable()
 	m[fTraceGroup] = g.name
+	if tgf, ok := m[fTraceGroupFields].(map[string]any); ok && tgf != nil {
+		tgf[fEndTime], tgf[fDuration], tgf[fStatusCode] = g.endTime, g.duration, g.status
+		if len(tgf) == 3 {
+			return
+		}
+	}
 	m[fTraceGroupFields] = g.fields()
 }
 
