@@ -58,6 +58,9 @@ const (
 	SignalTraces = "traces"
 )
 
+// spanMetadata is the metadata of every span event, shared by all of them.
+var spanMetadata = map[string]any{MetadataSignal: SignalTraces}
+
 // serviceNameKey is the resource attribute holding the service name.
 const serviceNameKey = "service.name"
 
@@ -99,6 +102,9 @@ type converter struct {
 	logKeys  map[string]string // made by the first logs conversion
 	buf      []byte
 	res      []kv
+	// bail is set by the pdata conversion when the request must take the
+	// reference path (traces_pdata.go).
+	bail bool
 }
 
 type kv struct {
@@ -214,16 +220,56 @@ func (c *converter) resource(res *resourcepb.Resource) resourceCtx {
 
 // span fills ev from a validated span.
 func (c *converter) span(ev *event.Event, sp *tracepb.Span, rc *resourceCtx, sc *scopeCtx) {
-	// One string holds the IDs and both times; the fields are slices of it.
-	root := len(sp.ParentSpanId) == 0 || allZero(sp.ParentSpanId)
-	b := c.buf[:0]
-	b = appendHex(b, sp.TraceId)
-	b = appendHex(b, sp.SpanId)
-	if !root {
-		b = appendHex(b, sp.ParentSpanId)
+	p := spanParts{root: len(sp.ParentSpanId) == 0 || allZero(sp.ParentSpanId),
+		name: sp.Name, kind: sp.Kind, traceState: sp.TraceState, start: sp.StartTimeUnixNano, end: sp.EndTimeUnixNano,
+		droppedAttrs: sp.DroppedAttributesCount, droppedEvents: sp.DroppedEventsCount, droppedLinks: sp.DroppedLinksCount,
+		events: spanEvents(sp.Events), links: spanLinks(sp.Links), attrs: len(sp.Attributes)}
+	copy(p.traceID[:], sp.TraceId) // lengths validated
+	copy(p.spanID[:], sp.SpanId)
+	copy(p.parentID[:], sp.ParentSpanId)
+	if sp.Status != nil {
+		p.statusCode, p.statusMessage = int64(sp.Status.Code), sp.Status.Message
 	}
-	b = appendTime(b, sp.StartTimeUnixNano)
-	b = appendTime(b, sp.EndTimeUnixNano)
+	f := c.spanDoc(&p, rc, sc)
+	for _, a := range sp.Attributes {
+		if a != nil {
+			f[c.flatKey(c.spanKeys, SpanAttributesPrefix, a.Key)] = attrValue(a.Value)
+		}
+	}
+	finishSpan(ev, f, sp.StartTimeUnixNano)
+}
+
+// spanParts is what a span document is made of, whichever decoder read the
+// span (span here, fastSpan in traces_pdata.go).
+type spanParts struct {
+	traceID          [16]byte
+	spanID, parentID [8]byte
+	root             bool // no parent (empty or all zero)
+	name, traceState string
+	kind             tracepb.Span_SpanKind
+	statusCode       int64
+	statusMessage    string
+	start, end       uint64 // Unix nanoseconds
+	droppedAttrs     uint32
+	droppedEvents    uint32
+	droppedLinks     uint32
+	events, links    any
+	attrs            int // number of span attributes, for sizing
+}
+
+// spanDoc builds a span document with every field but the span attributes,
+// which the caller adds.
+func (c *converter) spanDoc(p *spanParts, rc *resourceCtx, sc *scopeCtx) map[string]any {
+	// One string holds the IDs and both times; the fields are slices of it.
+	root := p.root
+	b := c.buf[:0]
+	b = appendHex(b, p.traceID[:])
+	b = appendHex(b, p.spanID[:])
+	if !root {
+		b = appendHex(b, p.parentID[:])
+	}
+	b = appendTime(b, p.start)
+	b = appendTime(b, p.end)
 	c.buf = b
 	s := string(b)
 	traceID, spanID, off := s[0:32], s[32:48], 48
@@ -232,27 +278,21 @@ func (c *converter) span(ev *event.Event, sp *tracepb.Span, rc *resourceCtx, sc 
 		parent, off = s[48:64], 64
 	}
 	start, end := s[off:off+timeLen], s[off+timeLen:off+2*timeLen]
-	dur := int64(sp.EndTimeUnixNano - sp.StartTimeUnixNano)
+	dur := int64(p.end - p.start)
 
 	// Values used twice are boxed once.
-	nameV, endV, durV := any(sp.Name), any(end), any(dur)
-	f := make(map[string]any, spanFields+len(sp.Attributes)+len(rc.attrs))
+	nameV, endV, durV, codeV := any(p.name), any(end), any(dur), any(p.statusCode)
+	f := make(map[string]any, spanFields+p.attrs+len(rc.attrs))
 	f[FieldTraceID] = traceID
 	f[FieldSpanID] = spanID
 	f[FieldParentSpanID] = parent
 	f[FieldName] = nameV
-	f[FieldKind] = kindValue(sp.Kind)
+	f[FieldKind] = kindValue(p.kind)
 	f[FieldStartTime] = start
 	f[FieldEndTime] = endV
 	f[FieldDurationInNanos] = durV
 	f[FieldServiceName] = rc.serviceName
-	var code int64
-	var msg string
-	if sp.Status != nil {
-		code, msg = int64(sp.Status.Code), sp.Status.Message
-	}
-	codeV := any(code)
-	f[FieldStatus] = map[string]any{FieldCode: codeV, FieldMessage: msg}
+	f[FieldStatus] = map[string]any{FieldCode: codeV, FieldMessage: p.statusMessage}
 	if root {
 		f[FieldTraceGroup] = nameV
 		f[FieldTraceGroupFields] = map[string]any{FieldEndTime: endV, FieldDurationInNanos: durV, FieldStatusCode: codeV}
@@ -261,25 +301,25 @@ func (c *converter) span(ev *event.Event, sp *tracepb.Span, rc *resourceCtx, sc 
 		f[FieldTraceGroup] = nil
 		f[FieldTraceGroupFields] = map[string]any{FieldEndTime: nil, FieldDurationInNanos: nil, FieldStatusCode: nil}
 	}
-	f[FieldEvents] = spanEvents(sp.Events)
-	f[FieldLinks] = spanLinks(sp.Links)
-	f[FieldDroppedAttributesCount] = int64(sp.DroppedAttributesCount)
-	f[FieldDroppedEventsCount] = int64(sp.DroppedEventsCount)
-	f[FieldDroppedLinksCount] = int64(sp.DroppedLinksCount)
-	f[FieldTraceState] = sp.TraceState
+	f[FieldEvents] = p.events
+	f[FieldLinks] = p.links
+	f[FieldDroppedAttributesCount] = int64(p.droppedAttrs)
+	f[FieldDroppedEventsCount] = int64(p.droppedEvents)
+	f[FieldDroppedLinksCount] = int64(p.droppedLinks)
+	f[FieldTraceState] = p.traceState
 	f[FieldInstrumentationScope] = map[string]any{FieldName: sc.name, FieldVersion: sc.version}
-	for _, a := range sp.Attributes {
-		if a != nil {
-			f[c.flatKey(c.spanKeys, SpanAttributesPrefix, a.Key)] = attrValue(a.Value)
-		}
-	}
 	for _, a := range rc.attrs {
 		f[a.k] = a.v
 	}
+	return f
+}
+
+// finishSpan makes ev the span event of document f.
+func finishSpan(ev *event.Event, f map[string]any, startNS uint64) {
 	ev.Kind = event.KindSpan
-	ev.Time = unixNano(sp.StartTimeUnixNano)
+	ev.Time = unixNano(startNS)
 	ev.SetFields(f)
-	ev.SetMetadata(MetadataSignal, SignalTraces)
+	ev.ShareMetadata(spanMetadata)
 }
 
 func unixNano(ns uint64) time.Time {

@@ -21,6 +21,9 @@ import (
 
 const fixturePath = "../../../shared/fixtures/otlp-traces.json"
 
+// The tests below convert with convertBoth (traces_pdata_test.go): the
+// reference path (ConvertTraces) and the protobuf fast path must agree.
+
 func loadFixture(t testing.TB) *coltracepb.ExportTraceServiceRequest {
 	t.Helper()
 	data, err := os.ReadFile(fixturePath)
@@ -51,7 +54,7 @@ func bySpanID(t *testing.T, evs []*event.Event, id string) *event.Event {
 }
 
 func TestFixtureRootAndChildDocuments(t *testing.T) {
-	res := ConvertTraces(loadFixture(t))
+	res := convertBoth(t, loadFixture(t))
 	if len(res.Events) != 8 || res.Rejected != 0 || res.Message != "" {
 		t.Fatalf("got %d events, %d rejected (%q), want 8, 0", len(res.Events), res.Rejected, res.Message)
 	}
@@ -212,7 +215,7 @@ func TestJSONIDForms(t *testing.T) {
 	if err := UnmarshalJSON([]byte(strings.Replace(tmpl, "%s", `"abcd"`, 1)), req); err != nil {
 		t.Fatal(err)
 	}
-	res := ConvertTraces(req)
+	res := convertBoth(t, req)
 	if len(res.Events) != 0 || res.Rejected != 1 || !strings.Contains(res.Message, "trace_id has 2 bytes") {
 		t.Errorf("result %+v", res)
 	}
@@ -258,7 +261,7 @@ func TestAttributeFlattening(t *testing.T) {
 		"nilvalue", (*commonpb.AnyValue)(nil),
 	)}
 	res := &resourcepb.Resource{Attributes: kvs("service.name", str("checkout"), "k8s.pod.name", str("pod-1"))}
-	r := ConvertTraces(request(res, sp))
+	r := convertBoth(t, request(res, sp))
 	if len(r.Events) != 1 {
 		t.Fatalf("%+v", r)
 	}
@@ -293,11 +296,11 @@ func TestAttributeFlattening(t *testing.T) {
 }
 
 func TestNoServiceName(t *testing.T) {
-	r := ConvertTraces(request(nil, &tracepb.Span{TraceId: tid, SpanId: sid}))
+	r := convertBoth(t, request(nil, &tracepb.Span{TraceId: tid, SpanId: sid}))
 	if f := r.Events[0].Fields(); f["serviceName"] != nil {
 		t.Errorf("serviceName = %#v, want nil", f["serviceName"])
 	}
-	r = ConvertTraces(request(&resourcepb.Resource{Attributes: kvs("service.name", str(""), "service.name", str("second"))},
+	r = convertBoth(t, request(&resourcepb.Resource{Attributes: kvs("service.name", str(""), "service.name", str("second"))},
 		&tracepb.Span{TraceId: tid, SpanId: sid}))
 	if f := r.Events[0].Fields(); f["serviceName"] != "second" {
 		t.Errorf("serviceName = %#v, want the first non-empty one", f["serviceName"])
@@ -310,14 +313,14 @@ func TestKindsAndStatusCodes(t *testing.T) {
 		4: "SPAN_KIND_PRODUCER", 5: "SPAN_KIND_CONSUMER", 42: "UNRECOGNIZED", -1: "UNRECOGNIZED",
 	}
 	for k, name := range kinds {
-		r := ConvertTraces(request(nil, &tracepb.Span{TraceId: tid, SpanId: sid, Kind: k}))
+		r := convertBoth(t, request(nil, &tracepb.Span{TraceId: tid, SpanId: sid, Kind: k}))
 		if got := r.Events[0].Fields()["kind"]; got != name {
 			t.Errorf("kind %d = %v, want %s", k, got, name)
 		}
 	}
 	for code, msg := range map[tracepb.Status_StatusCode]string{0: "", 1: "fine", 2: "boom"} {
 		sp := &tracepb.Span{TraceId: tid, SpanId: sid, Status: &tracepb.Status{Code: code, Message: msg}}
-		f := ConvertTraces(request(nil, sp)).Events[0].Fields()
+		f := convertBoth(t, request(nil, sp)).Events[0].Fields()
 		if st := f["status"].(map[string]any); st["code"] != int64(code) || st["message"] != msg {
 			t.Errorf("status %v", st)
 		}
@@ -326,7 +329,7 @@ func TestKindsAndStatusCodes(t *testing.T) {
 		}
 	}
 	// No status at all: code 0.
-	f := ConvertTraces(request(nil, &tracepb.Span{TraceId: tid, SpanId: sid})).Events[0].Fields()
+	f := convertBoth(t, request(nil, &tracepb.Span{TraceId: tid, SpanId: sid})).Events[0].Fields()
 	if st := f["status"].(map[string]any); st["code"] != int64(0) || st["message"] != "" {
 		t.Errorf("status %v", st)
 	}
@@ -341,7 +344,7 @@ func TestEventsAndLinks(t *testing.T) {
 		Links: []*tracepb.Span_Link{{TraceId: tid, SpanId: pid, TraceState: "a=b",
 			Attributes: kvs("link.kind", str("follows")), DroppedAttributesCount: 5}},
 	}
-	f := ConvertTraces(request(nil, sp)).Events[0].Fields()
+	f := convertBoth(t, request(nil, sp)).Events[0].Fields()
 	wantEvents := []any{map[string]any{"name": "exception", "time": "2023-11-14T22:13:20.500000000Z",
 		"attributes": map[string]any{"exception@type": "IOError"}, "droppedAttributesCount": int64(4)}}
 	wantLinks := []any{map[string]any{"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "spanId": "53995c3f42cd8ad8",
@@ -373,7 +376,7 @@ func TestInvalidIDsRejectedIndividually(t *testing.T) {
 		{TraceId: tid, SpanId: sid, ParentSpanId: []byte{1, 2, 3}, Name: "bad-parent"},
 		{TraceId: tid, SpanId: pid, ParentSpanId: zero8, Name: "zero-parent-is-root"},
 	}
-	r := ConvertTraces(request(nil, spans...))
+	r := convertBoth(t, request(nil, spans...))
 	if len(r.Events) != 2 || r.Rejected != 5 {
 		t.Fatalf("events %d rejected %d", len(r.Events), r.Rejected)
 	}
