@@ -171,43 +171,9 @@ func setDefaultEnv(o *agent.Options) bool {
 	return true
 }
 
-const demoUsage = `Usage: weft demo [flags]
-
-Runs the agent on its built-in default configuration (as 'weft run' does) and
-a generator that plays a small shop against it: checkouts go client → order →
-payment → inventory as real OTLP spans (OpenTelemetry Go SDK; client and order
-export to 4317 over gRPC, payment to 4318 over HTTP, inventory to Data
-Prepper's 21890), and the services log the way the reference services do:
-payment in the Python OpenTelemetry logging format, order as logrus JSON with
-B3 headers, inventory as CRI container lines (all three posted to 2021 as
-Fluent Bit's http output posts them) and the client as OTLP log records. The
-logs carry the spans' trace IDs, e-mail addresses, card numbers, phone
-numbers, IP addresses and bearer tokens; some checkouts fail in payment.
-
-Every few seconds it prints what the agent reports on /metrics: events per
-second per pipeline, the share of logs correlated with their trace and the
-values masked. Ctrl-C (SIGINT) or SIGTERM, or the end of --duration, stops the
-generator, drains the agent and prints the totals, every pipeline's accounting
-and the files written under the data directory.
-
-Flags:
-  --duration D      stop after D (e.g. 30s, 5m); 0 runs until Ctrl-C (default 0)
-  --rate N          checkouts per second (default 5)
-  --failures F      share of checkouts failing in payment, 0 to 1 (default 0.2)
-  --interval D      how often the live summary is printed (default 3s)
-  --seed N          reproducible customers, failures and durations (default: random)
-  --data-dir DIR    where the documents are written (default $WEFT_DATA_DIR or ./weft-data)
-  --admin ADDR      admin server: /metrics, /readyz (default $WEFT_ADMIN_ADDRESS or 127.0.0.1:4900)
-  --log-level LEVEL the agent's log level (default warn, so that the summary stands out)
-
-Ports and host come from the environment, as for the built-in default:
-WEFT_HOST (127.0.0.1), WEFT_OTLP_GRPC_PORT (4317), WEFT_OTLP_HTTP_PORT (4318),
-WEFT_OTEL_TRACE_PORT (21890), WEFT_HTTP_PORT (2021). MASK_KEY keys the hashes.
-`
-
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs, o := commonFlags("demo", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: weft demo [flags] (weft demo --help lists them)") }
+	fs.Usage = func() {} // --help prints demo.Usage below; other errors a hint
 	duration := fs.Duration("duration", 0, "")
 	rate := fs.Float64("rate", 5, "")
 	failures := fs.Float64("failures", 0.2, "")
@@ -215,9 +181,10 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 0, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, demoUsage)
+			fmt.Fprint(stdout, demo.Usage)
 			return 0
 		}
+		fmt.Fprintln(stderr, "usage: weft demo [flags] (weft demo --help lists them)")
 		return 2
 	}
 	if o.ConfigPath != "" || fs.NArg() > 0 {

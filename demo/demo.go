@@ -22,6 +22,41 @@ import (
 	"github.com/weft-agent/weft/agent"
 )
 
+// Usage is `weft demo --help`.
+const Usage = `Usage: weft demo [flags]
+
+Runs the agent on its built-in default configuration (as 'weft run' does) and
+a generator that plays a small shop against it: checkouts go client → order →
+payment → inventory as real OTLP spans (OpenTelemetry Go SDK; client and order
+export to 4317 over gRPC, payment to 4318 over HTTP, inventory to Data
+Prepper's 21890), and the services log the way the reference services do:
+payment in the Python OpenTelemetry logging format, order as logrus JSON with
+B3 headers, inventory as CRI container lines (all three posted to 2021 as
+Fluent Bit's http output posts them) and the client as OTLP log records. The
+logs carry the spans' trace IDs, e-mail addresses, card numbers, phone
+numbers, IP addresses and bearer tokens; some checkouts fail in payment.
+
+Every few seconds it prints what the agent reports on /metrics: events per
+second per pipeline, the share of logs correlated with their trace and the
+values masked. Ctrl-C (SIGINT) or SIGTERM, or the end of --duration, stops the
+generator, drains the agent and prints the totals, every pipeline's accounting
+and the files written under the data directory.
+
+Flags:
+  --duration D      stop after D (e.g. 30s, 5m); 0 runs until Ctrl-C (default 0)
+  --rate N          checkouts per second (default 5)
+  --failures F      share of checkouts failing in payment, 0 to 1 (default 0.2)
+  --interval D      how often the live summary is printed (default 3s)
+  --seed N          reproducible customers, failures and durations (default: random)
+  --data-dir DIR    where the documents are written (default $WEFT_DATA_DIR or ./weft-data)
+  --admin ADDR      admin server: /metrics, /readyz (default $WEFT_ADMIN_ADDRESS or 127.0.0.1:4900)
+  --log-level LEVEL the agent's log level (default warn, so that the summary stands out)
+
+Ports and host come from the environment, as for the built-in default:
+WEFT_HOST (127.0.0.1), WEFT_OTLP_GRPC_PORT (4317), WEFT_OTLP_HTTP_PORT (4318),
+WEFT_OTEL_TRACE_PORT (21890), WEFT_HTTP_PORT (2021). MASK_KEY keys the hashes.
+`
+
 // Options configure a demo run.
 type Options struct {
 	// Agent runs the built-in default; Run replaces Signals (it stops the

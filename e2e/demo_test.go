@@ -34,6 +34,15 @@ func demoCmd(t *testing.T, args ...string) (cmd *exec.Cmd, dir string, stdout, s
 // `weft demo --duration`: exits 0 after printing live and final summaries,
 // and ./weft-data holds correlated, masked logs, failed payments included.
 func TestDemo(t *testing.T) {
+	code, help, _ := runWeft(t, nil, "demo", "--help")
+	for _, flag := range []string{"--duration", "--rate", "--failures", "--interval", "--seed", "--data-dir", "--admin", "WEFT_OTLP_GRPC_PORT"} {
+		if code != 0 || !strings.Contains(help, flag) {
+			t.Fatalf("weft demo --help (exit %d) does not document %s:\n%s", code, flag, help)
+		}
+	}
+	if code, _, stderr := runWeft(t, nil, "demo", "--rate", "0"); code != 2 || !strings.Contains(stderr, "--rate") {
+		t.Fatalf("--rate 0: exit %d: %s", code, stderr)
+	}
 	cmd, dir, stdout, _ := demoCmd(t, "--duration", "5s", "--rate", "8", "--failures", "0.3")
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("weft demo: %v", err)
