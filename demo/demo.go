@@ -182,6 +182,11 @@ loop:
 	if st := gen.Stats(); st.LogsRejected > 0 {
 		errs = append(errs, fmt.Errorf("%d log records were not taken by the agent: %s", st.LogsRejected, st.LastError))
 	}
+	for _, p := range final.Pipelines {
+		if p.Failed > 0 {
+			errs = append(errs, fmt.Errorf("pipeline %s: %.0f events could not be delivered (weft_pipeline_events_failed_total)", p.Name, p.Failed))
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -50,6 +50,10 @@ type GeneratorConfig struct {
 	FlushInterval time.Duration
 }
 
+// sdkQueue is the OpenTelemetry SDK's queue of spans (per service) and of
+// log records.
+const sdkQueue = 1 << 16
+
 // maxPending bounds the log records waiting to be posted while the agent
 // does not take them; beyond it the oldest are given up (and counted).
 const maxPending = 20000
@@ -117,8 +121,11 @@ func NewGenerator(ctx context.Context, cfg GeneratorConfig) (*Generator, error) 
 			g.shutdownSDK(ctx)
 			return nil, fmt.Errorf("%s span exporter: %w", svc, err)
 		}
+		// Queues large enough that the SDK does not drop spans at the
+		// rates one machine plays (it would, silently, beyond them).
 		tp := sdktrace.NewTracerProvider(sdktrace.WithResource(serviceResource(svc)),
-			sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(cfg.FlushInterval)))
+			sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(cfg.FlushInterval),
+				sdktrace.WithMaxQueueSize(sdkQueue), sdktrace.WithMaxExportBatchSize(2048)))
 		g.tps = append(g.tps, tp)
 		g.tracers[svc] = tp.Tracer("shop")
 	}
@@ -128,7 +135,8 @@ func NewGenerator(ctx context.Context, cfg GeneratorConfig) (*Generator, error) 
 		return nil, fmt.Errorf("log exporter: %w", err)
 	}
 	g.lp = sdklog.NewLoggerProvider(sdklog.WithResource(serviceResource("client")),
-		sdklog.WithProcessor(sdklog.NewBatchProcessor(lexp, sdklog.WithExportInterval(cfg.FlushInterval))))
+		sdklog.WithProcessor(sdklog.NewBatchProcessor(lexp, sdklog.WithExportInterval(cfg.FlushInterval),
+			sdklog.WithMaxQueueSize(sdkQueue), sdklog.WithExportMaxBatchSize(2048))))
 	g.logger = g.lp.Logger("shop")
 	return g, nil
 }
@@ -142,12 +150,17 @@ func serviceResource(svc string) *resource.Resource {
 // every span and log record to the agent (for at most flushTimeout) and
 // returns. It must be called once.
 func (g *Generator) Run(ctx context.Context) error {
+	// The poster's requests end only when the final flush's time is up,
+	// not when the poster is told to stop: a batch being posted then is
+	// finished, not lost.
 	var wg sync.WaitGroup
-	postCtx, stopPost := context.WithCancel(context.Background())
+	postCtx, cancelPost := context.WithCancel(context.Background())
+	defer cancelPost()
+	stopPost := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		g.post.run(postCtx)
+		g.post.run(postCtx, stopPost)
 	}()
 
 	var err error
@@ -174,8 +187,9 @@ loop:
 
 	fctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
+	context.AfterFunc(fctx, cancelPost)
 	sdkErr := g.shutdownSDK(fctx)
-	stopPost()
+	close(stopPost)
 	wg.Wait()
 	g.post.flush(fctx)
 	return errors.Join(err, sdkErr)
@@ -289,12 +303,14 @@ func (p *poster) add(recs []map[string]any) {
 	}
 }
 
-func (p *poster) run(ctx context.Context) {
+// run flushes every interval until stop is closed; ctx bounds the
+// requests.
+func (p *poster) run(ctx context.Context, stop <-chan struct{}) {
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-stop:
 			return
 		case <-t.C:
 			p.flush(ctx)
