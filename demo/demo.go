@@ -34,7 +34,8 @@ payment in the Python OpenTelemetry logging format, order as logrus JSON with
 B3 headers, inventory as CRI container lines (all three posted to 2021 as
 Fluent Bit's http output posts them) and the client as OTLP log records. The
 logs carry the spans' trace IDs, e-mail addresses, card numbers, phone
-numbers, IP addresses and bearer tokens; some checkouts fail in payment.
+numbers, IP addresses and bearer tokens; some checkouts fail in payment. The
+order service also exports its checkout counter as an OTLP metric (4318).
 
 Every few seconds it prints what the agent reports on /metrics: events per
 second per pipeline, the share of logs correlated with their trace and the

@@ -177,7 +177,7 @@ func TestRunWritesEveryDocument(t *testing.T) {
 	if !strings.Contains(text, "events/s") || !strings.Contains(text, "logs correlated") { // ticks may be missed on a loaded machine
 		t.Errorf("no live summaries:\n%s", text)
 	}
-	m := regexp.MustCompile(`(\d+) checkouts \((\d+) failed in payment\): (\d+) spans, (\d+) OTLP log records, (\d+) log records posted\n`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`(\d+) checkouts \((\d+) failed in payment\): (\d+) spans, (\d+) OTLP log records, (\d+) log records posted, (\d+) metric points\n`).FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("no final summary:\n%s", text)
 	}
@@ -185,7 +185,7 @@ func TestRunWritesEveryDocument(t *testing.T) {
 	for i := 1; i < len(m); i++ {
 		n[i], _ = strconv.Atoi(m[i])
 	}
-	checkouts, failed, spans, otlpLogs, posted := n[1], n[2], n[3], n[4], n[5]
+	checkouts, failed, spans, otlpLogs, posted, points := n[1], n[2], n[3], n[4], n[5], n[6]
 	if checkouts < 20 || failed == 0 || failed == checkouts || spans != 5*checkouts {
 		t.Fatalf("generator: %v", m[0])
 	}
@@ -198,6 +198,9 @@ func TestRunWritesEveryDocument(t *testing.T) {
 	}
 	if got := countLines(t, filepath.Join(dir, "logs-"+day+".ndjson")); got != otlpLogs+posted {
 		t.Errorf("%d log documents, generator sent %d", got, otlpLogs+posted)
+	}
+	if got := countLines(t, filepath.Join(dir, "metrics-otel-v1-"+day+".ndjson")); got != points || points < 2 {
+		t.Errorf("%d metric documents, generator exported %d points", got, points)
 	}
 	if countLines(t, filepath.Join(dir, "otel-v1-apm-service-map.ndjson")) == 0 {
 		t.Error("no service-map documents")

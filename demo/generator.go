@@ -65,6 +65,8 @@ type Stats struct {
 	OTLPLogs          int64 // OTLP log records emitted (the SDK exports them)
 	LogsPosted        int64 // records the http source accepted (200)
 	LogsRejected      int64 // records given up: refused, unreachable, or over maxPending
+	MetricPoints      int64 // OTLP metric data points the agent accepted
+	MetricErrors      int64 // metric exports that failed (the next one carries the counts)
 	LastError         string
 }
 
@@ -75,7 +77,8 @@ type Stats struct {
 // log records (4318), and the order (logrus with B3 headers), payment
 // (Python OpenTelemetry logging) and inventory (CRI) lines posted as Fluent
 // Bit's http output posts them to 2021. Trace and span IDs in the logs are
-// the SDK's, so the agent can correlate them.
+// the SDK's, so the agent can correlate them. Every two seconds the order
+// service exports its checkout counter as an OTLP metric (4318).
 type Generator struct {
 	cfg     GeneratorConfig
 	r       *rand.Rand
@@ -85,7 +88,9 @@ type Generator struct {
 	logger  otellog.Logger
 	post    *poster
 
+	start                              time.Time
 	checkouts, failed, spans, otlpLogs atomic.Int64
+	metricPoints, metricErrors         atomic.Int64
 }
 
 // NewGenerator creates the SDK providers and exporters. Nothing is sent
@@ -157,14 +162,19 @@ func (g *Generator) Run(ctx context.Context) error {
 	postCtx, cancelPost := context.WithCancel(context.Background())
 	defer cancelPost()
 	stopPost := make(chan struct{})
-	wg.Add(1)
+	g.start = time.Now()
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		g.post.run(postCtx, stopPost)
 	}()
+	go func() {
+		defer wg.Done()
+		g.metricsLoop(postCtx, stopPost)
+	}()
 
 	var err error
-	start := time.Now()
+	start := g.start
 	tick := time.NewTicker(10 * time.Millisecond)
 	played := int64(0)
 loop:
@@ -192,6 +202,7 @@ loop:
 	close(stopPost)
 	wg.Wait()
 	g.post.flush(fctx)
+	g.exportMetrics(fctx) // the final counts
 	return errors.Join(err, sdkErr)
 }
 
@@ -267,7 +278,8 @@ func (g *Generator) play(ctx context.Context, order int) error {
 // Stats returns the counts so far.
 func (g *Generator) Stats() Stats {
 	s := Stats{Checkouts: g.checkouts.Load(), Failed: g.failed.Load(), Spans: g.spans.Load(), OTLPLogs: g.otlpLogs.Load(),
-		LogsPosted: g.post.posted.Load(), LogsRejected: g.post.rejected.Load()}
+		LogsPosted: g.post.posted.Load(), LogsRejected: g.post.rejected.Load(),
+		MetricPoints: g.metricPoints.Load(), MetricErrors: g.metricErrors.Load()}
 	if e, ok := g.post.lastErr.Load().(string); ok {
 		s.LastError = e
 	}

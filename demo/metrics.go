@@ -282,8 +282,9 @@ func (s Summary) masked() string {
 // WriteFinal prints the totals after the run: per pipeline the accounting
 // events in (+ created) = out + dropped + failed.
 func (s Summary) WriteFinal(w io.Writer) {
-	fmt.Fprintf(w, "\nweft demo: %s, %d checkouts (%d failed in payment): %d spans, %d OTLP log records, %d log records posted",
-		s.Elapsed.Round(time.Second), s.Generator.Checkouts, s.Generator.Failed, s.Generator.Spans, s.Generator.OTLPLogs, s.Generator.LogsPosted)
+	fmt.Fprintf(w, "\nweft demo: %s, %d checkouts (%d failed in payment): %d spans, %d OTLP log records, %d log records posted, %d metric points",
+		s.Elapsed.Round(time.Second), s.Generator.Checkouts, s.Generator.Failed, s.Generator.Spans, s.Generator.OTLPLogs, s.Generator.LogsPosted,
+		s.Generator.MetricPoints)
 	if s.Generator.LogsRejected > 0 {
 		fmt.Fprintf(w, ", %d log records NOT taken by the agent (last error: %s)", s.Generator.LogsRejected, s.Generator.LastError)
 	}

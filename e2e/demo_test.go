@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -67,6 +68,24 @@ func TestDemo(t *testing.T) {
 	smap := readNDJSON(t, filepath.Join(dir, "weft-data", "otel-v1-apm-service-map.ndjson"))
 	if len(logs) < 100 || len(spans) < 100 || len(smap) == 0 {
 		t.Fatalf("%d logs, %d spans, %d service-map documents", len(logs), len(spans), len(smap))
+	}
+
+	// The order service's counter: its last points are the final counts.
+	counts := regexp.MustCompile(`(\d+) checkouts \((\d+) failed in payment\)`).FindStringSubmatch(out[strings.LastIndex(out, "weft demo: "):])
+	if counts == nil {
+		t.Fatal("no final counts")
+	}
+	last := map[string]float64{}
+	for _, m := range readNDJSON(t, filepath.Join(dir, "weft-data", "metrics-otel-v1-"+day+".ndjson")) {
+		if m["name"] != "shop.checkouts" || m["kind"] != "SUM" || m["serviceName"] != "order" {
+			t.Fatalf("metric document: %v", m)
+		}
+		last[m["metric.attributes.outcome"].(string)] = m["value"].(float64)
+	}
+	total, _ := strconv.ParseFloat(counts[1], 64)
+	failed, _ := strconv.ParseFloat(counts[2], 64)
+	if last["failed"] != failed || last["ok"] != total-failed {
+		t.Errorf("last metric points %v, final counts %s", last, counts[0])
 	}
 
 	failedPayments := map[string]bool{}
