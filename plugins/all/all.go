@@ -14,6 +14,7 @@ import (
 	_ "github.com/weft-agent/weft/plugins/otlp"
 	_ "github.com/weft-agent/weft/plugins/stdin"
 	_ "github.com/weft-agent/weft/plugins/tail"
+	_ "github.com/weft-agent/weft/plugins/weftmetrics"
 
 	// processors
 	_ "github.com/weft-agent/weft/plugins/addentries"
@@ -22,6 +23,7 @@ import (
 	_ "github.com/weft-agent/weft/plugins/date"
 	_ "github.com/weft-agent/weft/plugins/deleteentries"
 	_ "github.com/weft-agent/weft/plugins/dropevents"
+	_ "github.com/weft-agent/weft/plugins/emf"
 	_ "github.com/weft-agent/weft/plugins/filter"
 	_ "github.com/weft-agent/weft/plugins/grok"
 	_ "github.com/weft-agent/weft/plugins/keyvalue"

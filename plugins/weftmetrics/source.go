@@ -1,0 +1,337 @@
+// Package weftmetrics implements the weft_metrics source, weft's own: every
+// interval it reads the metrics the agent serves on /metrics (the engine's,
+// span_metrics' RED series, log_metrics' series, the sinks', Go and process
+// metrics) and emits one metric event per series, in the shape the
+// prometheus sink and the emf processor read. Pipelines can then ship
+// weft's metrics anywhere a sink goes: as CloudWatch Embedded Metric Format
+// log events (emf → cloudwatch_logs), to a file, to OpenSearch.
+package weftmetrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/weft-agent/weft/pipelines"
+	"github.com/weft-agent/weft/pipelines/event"
+	"github.com/weft-agent/weft/pipelines/ratelog"
+)
+
+func init() {
+	pipelines.RegisterSource("weft_metrics",
+		"weft's own metrics (span_metrics, log_metrics, engine, sinks) as metric events, every interval",
+		NewConfig, New)
+}
+
+// GathererHost is implemented by a pipelines.Host that hands components the
+// agent's metric registries (pipelines.Graph does).
+type GathererHost interface {
+	Gatherer() prometheus.Gatherer
+}
+
+// Source reads weft's metrics every interval.
+type Source struct {
+	cfg      *Config
+	set      pipelines.Settings
+	in       prometheus.Gatherer // in process, or nil: read url
+	url      string
+	http     *http.Client
+	failures *ratelog.Logger
+	errors   prometheus.Counter
+	readings prometheus.Counter
+	lost     prometheus.Counter
+
+	input pipelines.Input // set by Start
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+
+	// used by the loop only (then by Stop, after the loop ended)
+	prev, cur map[string]struct{} // series keys of the previous and current reading
+	prevTime  int64
+	first     bool
+}
+
+// acceptProto asks /metrics for the delimited protobuf format (exact
+// values), falling back to text.
+const acceptProto = `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3`
+
+// New creates a weft_metrics source.
+func New(s pipelines.Settings, c *Config) (pipelines.Source, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	src := &Source{cfg: c, set: s, url: c.MetricsURL, http: &http.Client{Timeout: max(c.Interval, 5*time.Second)},
+		stop: make(chan struct{}), done: make(chan struct{}), prev: map[string]struct{}{}, cur: map[string]struct{}{}, first: true}
+	if src.url == "" {
+		if h, ok := s.Host.(GathererHost); ok && h.Gatherer() != nil {
+			src.in = h.Gatherer()
+		} else {
+			src.url = DefaultMetricsURL
+		}
+	}
+	if s.Logger != nil {
+		src.failures = ratelog.New(s.Logger, "weft_metrics: reading weft's metrics failed")
+	}
+	src.errors = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_weft_metrics_read_errors_total",
+		Help: "Failed readings of weft's metrics."})
+	src.readings = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_weft_metrics_readings_total",
+		Help: "Readings of weft's metrics emitted."})
+	src.lost = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_weft_metrics_events_lost_total",
+		Help: "Metric events the pipeline did not accept (it was shutting down)."})
+	if s.Telemetry != nil {
+		for _, c := range []prometheus.Collector{src.errors, src.readings, src.lost} {
+			if err := s.Telemetry.Registerer.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return src, nil
+}
+
+// Start emits a first reading (the baseline of cumulative series) and
+// starts the interval loop.
+func (s *Source) Start(ctx context.Context, in pipelines.Input) error {
+	s.input = in
+	s.readOnce(ctx, in)
+	go s.loop()
+	return nil
+}
+
+// Stop ends the loop and emits a last reading, so the final counts arrive.
+func (s *Source) Stop(ctx context.Context) error {
+	s.once.Do(func() { close(s.stop) })
+	if s.input == nil { // never started
+		return nil
+	}
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.readOnce(ctx, s.input)
+	return nil
+}
+
+// loop reads every interval until Stop.
+func (s *Source) loop() {
+	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // a write blocked on a full buffer ends with Stop
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.readOnce(ctx, s.input)
+		}
+	}
+}
+
+// readOnce reads the metrics and writes them as events.
+func (s *Source) readOnce(ctx context.Context, input pipelines.Input) {
+	if input == nil {
+		return
+	}
+	mfs, err := s.gather(ctx)
+	if err != nil {
+		s.errors.Inc()
+		if s.failures != nil {
+			s.failures.Record(err)
+		}
+		if len(mfs) == 0 {
+			return
+		}
+	}
+	now := time.Now()
+	evs := s.events(mfs, now)
+	if len(evs) == 0 {
+		return
+	}
+	if s.set.Telemetry != nil {
+		s.set.Telemetry.Received(len(evs))
+	}
+	n, err := input.Write(ctx, evs)
+	if s.set.Telemetry != nil {
+		s.set.Telemetry.Passed(n)
+	}
+	if n < len(evs) {
+		s.lost.Add(float64(len(evs) - n))
+		if s.set.Logger != nil {
+			s.set.Logger.WithError(err).WithField("events", len(evs)-n).Warn("weft_metrics: reading not written")
+		}
+	}
+	s.readings.Inc()
+}
+
+// gather returns weft's metric families.
+func (s *Source) gather(ctx context.Context) ([]*dto.MetricFamily, error) {
+	if s.in != nil {
+		return s.in.Gather()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", acceptProto)
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: HTTP %d", s.url, resp.StatusCode)
+	}
+	dec := expfmt.NewDecoder(resp.Body, expfmt.ResponseFormat(resp.Header))
+	var out []*dto.MetricFamily
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return out, fmt.Errorf("GET %s: %w", s.url, err)
+		}
+		out = append(out, mf)
+	}
+}
+
+func (s *Source) wanted(name string) bool {
+	if len(s.cfg.IncludeMetrics) > 0 {
+		ok := false
+		for _, p := range s.cfg.IncludeMetrics {
+			if m, _ := path.Match(p, name); m {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, p := range s.cfg.ExcludeMetrics {
+		if m, _ := path.Match(p, name); m {
+			return false
+		}
+	}
+	return true
+}
+
+// events turns families into one metric event per series. Cumulative
+// series (counters, histograms, summaries) that were not in the previous
+// reading get startTime = the previous reading's time: they began after it,
+// so their whole value is new (the emf processor's initial_value: auto
+// reports it). Series of the first reading carry no startTime.
+func (s *Source) events(mfs []*dto.MetricFamily, now time.Time) []*event.Event {
+	ts := now.UnixMilli()
+	var out []*event.Event
+	var key strings.Builder
+	for _, mf := range mfs {
+		name := mf.GetName()
+		if !s.wanted(name) {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := make(map[string]any, len(m.GetLabel()))
+			key.Reset()
+			key.WriteString(name)
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+				key.WriteByte(0)
+				key.WriteString(lp.GetName())
+				key.WriteByte(1)
+				key.WriteString(lp.GetValue())
+			}
+			t := ts
+			if m.TimestampMs != nil {
+				t = m.GetTimestampMs()
+			}
+			f := map[string]any{"name": name, "labels": labels, "timestamp": t}
+			cumulative := true
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				f["kind"] = "counter"
+				f["value"] = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				f["kind"] = "gauge"
+				f["value"] = m.GetGauge().GetValue()
+				cumulative = false
+			case dto.MetricType_UNTYPED:
+				f["kind"] = "gauge"
+				f["value"] = m.GetUntyped().GetValue()
+				cumulative = false
+			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+				h := m.GetHistogram()
+				if h == nil {
+					continue
+				}
+				f["kind"] = "histogram"
+				bs := make([]any, 0, len(h.GetBucket())+1)
+				inf := false
+				for _, b := range h.GetBucket() {
+					bs = append(bs, map[string]any{"le": bound(b.GetUpperBound()), "count": float64(b.GetCumulativeCount())})
+					inf = inf || math.IsInf(b.GetUpperBound(), 1)
+				}
+				if !inf {
+					bs = append(bs, map[string]any{"le": "+Inf", "count": float64(h.GetSampleCount())})
+				}
+				f["buckets"] = bs
+				f["count"] = float64(h.GetSampleCount())
+				f["sum"] = h.GetSampleSum()
+			case dto.MetricType_SUMMARY:
+				sm := m.GetSummary()
+				f["kind"] = "summary"
+				f["count"] = float64(sm.GetSampleCount())
+				f["sum"] = sm.GetSampleSum()
+				qs := make([]any, 0, len(sm.GetQuantile()))
+				for _, q := range sm.GetQuantile() {
+					qs = append(qs, map[string]any{"quantile": q.GetQuantile(), "value": q.GetValue()})
+				}
+				f["quantiles"] = qs
+			default:
+				continue
+			}
+			if cumulative {
+				k := key.String()
+				s.cur[k] = struct{}{}
+				if _, seen := s.prev[k]; !seen && !s.first {
+					f["startTime"] = s.prevTime
+				}
+			}
+			out = append(out, event.New(event.KindMetric, time.UnixMilli(t), f))
+		}
+	}
+	s.prev, s.cur = s.cur, s.prev
+	clear(s.cur)
+	s.prevTime = ts
+	s.first = false
+	return out
+}
+
+// bound is a bucket's upper bound as a JSON value (+Inf as a string).
+func bound(x float64) any {
+	if math.IsInf(x, 1) {
+		return "+Inf"
+	}
+	return x
+}
