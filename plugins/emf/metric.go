@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -117,7 +117,7 @@ func parse(s *sample, ev *event.Event, now time.Time) error {
 			s.labels = append(s.labels, label{"service.name", sn})
 		}
 	}
-	sort.Slice(s.labels, func(i, j int) bool { return s.labels[i].name < s.labels[j].name })
+	slices.SortFunc(s.labels, func(a, b label) int { return strings.Compare(a.name, b.name) })
 
 	// times
 	ts, ok := timeField(f["timestamp"])
