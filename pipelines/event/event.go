@@ -40,6 +40,9 @@ type Event struct {
 
 	fields map[string]any
 	shared *bool // non-nil and true while the field tree is shared with a clone
+	// order, set by the source, is shared by events it expects to have
+	// the same field names (keyorder.go).
+	order *OrderHint
 
 	tags []string
 	meta map[string]any
@@ -111,7 +114,7 @@ func (e *Event) Clone() *Event {
 		flag = &b
 		e.shared = flag
 	}
-	c := &Event{Kind: e.Kind, Time: e.Time, fields: e.fields, shared: flag, meta: e.meta, metaShared: e.metaShared, acker: e.acker}
+	c := &Event{Kind: e.Kind, Time: e.Time, fields: e.fields, shared: flag, order: e.order, meta: e.meta, metaShared: e.metaShared, acker: e.acker}
 	if len(e.tags) > 0 {
 		c.tags = append([]string(nil), e.tags...)
 	}

@@ -134,6 +134,9 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	if e.fields == nil {
 		return append(dst, '{', '}')
 	}
+	if e.order != nil && len(e.fields) > 16 {
+		return enc.hintedObject(dst, e.fields, e.order)
+	}
 	return enc.object(dst, e.fields)
 }
 
@@ -968,6 +971,13 @@ func (e *encoder) object(dst []byte, m map[string]any) []byte {
 	if !e.enter() {
 		return append(dst, "null"...)
 	}
+	out, _ := e.objectOrdered(dst, m)
+	return out
+}
+
+// objectOrdered is object after enter; it also returns the remembered key
+// order it used, if any.
+func (e *encoder) objectOrdered(dst []byte, m map[string]any) ([]byte, *keyOrder) {
 	var stack [16]member
 	var ms []member
 	var sig uint64
@@ -979,7 +989,7 @@ func (e *encoder) object(dst []byte, m map[string]any) []byte {
 			if ko := lookupKeyOrder(sig, len(m)); ko != nil {
 				if out, ok := e.objectKnownOrder(dst, m, ko); ok {
 					e.depth--
-					return out
+					return out, ko
 				}
 			}
 		}
@@ -1010,7 +1020,7 @@ func (e *encoder) object(dst []byte, m map[string]any) []byte {
 		dst = e.value(dst, ms[i].v)
 	}
 	e.depth--
-	return append(dst, '}')
+	return append(dst, '}'), nil
 }
 
 func appendStringMap(dst []byte, m map[string]string) []byte {

@@ -15,6 +15,10 @@ import (
 // and every remembered key present), so a signature collision only costs a
 // fallback to sorting.
 //
+// A source that builds many documents with the same field names can also
+// give them one OrderHint: the first encode records its order there and
+// the others start from it, skipping the signature (still verified).
+//
 // A key set is remembered the second time its signature is seen in a slot,
 // so one-off key sets do not churn the cache. Entries are immutable once
 // published; slots are replaced atomically, so concurrent encoders need no
@@ -118,4 +122,35 @@ func (e *encoder) objectKnownOrder(dst []byte, m map[string]any, ko *keyOrder) (
 		dst = e.value(dst, v)
 	}
 	return append(dst, '}'), true
+}
+
+// OrderHint is shared by events whose fields a source expects to have the
+// same names (spans of one service with the same attribute keys). It only
+// saves work: a hint that turns out wrong costs a fallback, never a wrong
+// encoding. The zero value is ready to use.
+type OrderHint struct{ ko atomic.Pointer[keyOrder] }
+
+// SetOrderHint attaches h (nil for none) to the event.
+func (e *Event) SetOrderHint(h *OrderHint) { e.order = h }
+
+// OrderHint returns the event's key-order hint, or nil.
+func (e *Event) OrderHint() *OrderHint { return e.order }
+
+// hintedObject encodes a large top-level map, trying the hint's order first
+// and recording the order used in the hint.
+func (e *encoder) hintedObject(dst []byte, m map[string]any, h *OrderHint) []byte {
+	if !e.enter() {
+		return append(dst, "null"...)
+	}
+	if ko := h.ko.Load(); ko != nil && len(ko.keys) == len(m) {
+		if out, ok := e.objectKnownOrder(dst, m, ko); ok {
+			e.depth--
+			return out
+		}
+	}
+	out, ko := e.objectOrdered(dst, m)
+	if ko != nil {
+		h.ko.Store(ko)
+	}
+	return out
 }

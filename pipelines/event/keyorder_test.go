@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // wide returns a map of n keys named prefix0..prefixN-1 with int64 values
@@ -137,5 +138,35 @@ func TestAppendJSONLargeMapNoAllocs(t *testing.T) {
 	AppendJSON(buf[:0], m)
 	if n := testing.AllocsPerRun(100, func() { buf = AppendJSON(buf[:0], m) }); n != 0 {
 		t.Fatalf("%v allocations per encode of a 34-key map, want 0", n)
+	}
+}
+
+// Events sharing an OrderHint encode correctly whatever their fields: a
+// hint that does not fit falls back, and the hint follows the last order.
+func TestOrderHint(t *testing.T) {
+	h := new(OrderHint)
+	maps := []map[string]any{wide("a", 30), wide("a", 30), wide("b", 30), wide("a", 31), wide("a", 30), {"small": int64(1)}}
+	maps[1]["a3"] = "other value"
+	for round := 0; round < 3; round++ {
+		for i, m := range maps {
+			ev := New(KindSpan, time.Time{}, m)
+			ev.SetOrderHint(h)
+			if i%2 == 1 {
+				ev = ev.Clone() // clones keep the hint
+			}
+			if got, want := string(ev.AppendJSON(nil)), reference(t, m); got != want {
+				t.Fatalf("round %d, map %d:\n got %s\nwant %s", round, i, got, want)
+			}
+		}
+	}
+	if h.ko.Load() == nil {
+		t.Error("the hint never recorded an order")
+	}
+	ev := New(KindSpan, time.Time{}, wide("a", 30))
+	ev.SetOrderHint(h)
+	AppendJSON(nil, ev.Fields()) // warm the cache
+	buf := ev.AppendJSON(nil)
+	if n := testing.AllocsPerRun(50, func() { buf = ev.AppendJSON(buf[:0]) }); n != 0 {
+		t.Errorf("%v allocations per hinted encode", n)
 	}
 }

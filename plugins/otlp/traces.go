@@ -105,6 +105,12 @@ type converter struct {
 	// bail is set by the pdata conversion when the request must take the
 	// reference path (traces_pdata.go).
 	bail bool
+	// The key-order hint of the last span documents and the keys they had
+	// (traces_pdata.go); attrKeys is scratch.
+	hint         *event.OrderHint
+	hintSpanKeys []string
+	hintResKeys  []string
+	attrKeys     []string
 }
 
 type kv struct {

@@ -126,11 +126,39 @@ func (c *converter) fastSpan(ev *event.Event, sp ptrace.Span, rc *resourceCtx, s
 		droppedAttrs: sp.DroppedAttributesCount(), droppedEvents: sp.DroppedEventsCount(), droppedLinks: sp.DroppedLinksCount(),
 		events: c.fastEvents(sp.Events()), links: c.fastLinks(sp.Links()), attrs: attrs.Len()}
 	f := c.spanDoc(&p, rc, sc)
+	keys := c.attrKeys[:0]
 	attrs.Range(func(k string, v pcommon.Value) bool {
-		f[c.flatKey(c.spanKeys, SpanAttributesPrefix, k)] = c.fastValue(v)
+		fk := c.flatKey(c.spanKeys, SpanAttributesPrefix, k)
+		keys = append(keys, fk)
+		f[fk] = c.fastValue(v)
 		return true
 	})
+	c.attrKeys = keys
 	finishSpan(ev, f, p.start)
+	ev.SetOrderHint(c.orderHint(keys, rc))
+}
+
+// orderHint returns the key-order hint for a span document with these
+// flattened span attribute keys under resource rc: the previous span's
+// when both are the same (the documents then have the same field names),
+// else a new one.
+func (c *converter) orderHint(keys []string, rc *resourceCtx) *event.OrderHint {
+	same := c.hint != nil && len(keys) == len(c.hintSpanKeys) && len(rc.attrs) == len(c.hintResKeys)
+	for i := 0; same && i < len(keys); i++ {
+		same = keys[i] == c.hintSpanKeys[i]
+	}
+	for i := 0; same && i < len(rc.attrs); i++ {
+		same = rc.attrs[i].k == c.hintResKeys[i]
+	}
+	if !same {
+		c.hint = new(event.OrderHint)
+		c.hintSpanKeys = append(c.hintSpanKeys[:0], keys...)
+		c.hintResKeys = c.hintResKeys[:0]
+		for _, a := range rc.attrs {
+			c.hintResKeys = append(c.hintResKeys, a.k)
+		}
+	}
+	return c.hint
 }
 
 func (c *converter) fastEvents(evs ptrace.SpanEventSlice) any {

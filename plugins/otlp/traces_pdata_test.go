@@ -360,3 +360,28 @@ func TestWireCheck(t *testing.T) {
 		t.Error("a well-formed unknown group failed the wire check")
 	}
 }
+
+// Spans with the same attribute keys under the same resource share a
+// key-order hint; others get their own (a shared hint is only a guess, but
+// a precise one saves the encoder's work).
+func TestOrderHintGroups(t *testing.T) {
+	a := &tracepb.Span{TraceId: tid, SpanId: sid, Attributes: kvs("x", str("1"), "y", str("2"))}
+	b := &tracepb.Span{TraceId: tid, SpanId: pid, Attributes: kvs("x", str("3"), "y", str("4"))}
+	c := &tracepb.Span{TraceId: tid, SpanId: sid, Attributes: kvs("x", str("5"))}
+	req := request(&resourcepb.Resource{Attributes: kvs("service.name", str("s"))}, a, b, c)
+	req.ResourceSpans = append(req.ResourceSpans, &tracepb.ResourceSpans{
+		Resource:   &resourcepb.Resource{Attributes: kvs("service.name", str("t"), "host", str("h"))},
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{b}}}})
+	res, err := DecodeTraces(mustMarshal(t, req), false)
+	if err != nil || len(res.Events) != 4 {
+		t.Fatal(err, len(res.Events))
+	}
+	h := make([]*event.OrderHint, 4)
+	for i, ev := range res.Events {
+		h[i] = ev.OrderHint()
+	}
+	if h[0] == nil || h[0] != h[1] || h[1] == h[2] || h[2] == h[3] || h[0] == h[3] {
+		t.Errorf("hints %p %p %p %p: want the first two shared, the others distinct", h[0], h[1], h[2], h[3])
+	}
+	sameResult(t, "hinted", ConvertTraces(req), res)
+}

@@ -81,21 +81,35 @@ func (w *wireCheck) check(b []byte, depth int) bool {
 	}
 	var once uint64 // singular message fields seen (numbers < 64)
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || num > protowire.MaxValidNumber {
-			return false
+		var num protowire.Number
+		var typ protowire.Type
+		if c := b[0]; c < 0x80 && c >= 8 { // one-byte tag (fields 1 to 15)
+			num, typ = protowire.Number(c>>3), protowire.Type(c&7)
+			b = b[1:]
+		} else {
+			var n int
+			num, typ, n = protowire.ConsumeTag(b)
+			if n < 0 || num > protowire.MaxValidNumber {
+				return false
+			}
+			b = b[n:]
 		}
-		b = b[n:]
 		var f wireField
 		if int(num) < len(w.fields) {
 			f = w.fields[num]
 		}
 		if typ == protowire.BytesType && f.kind != wireOther {
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return false
+			var v []byte
+			if len(b) > 0 && b[0] < 0x80 && int(b[0]) < len(b) { // one-byte length
+				v, b = b[1:1+b[0]], b[1+b[0]:]
+			} else {
+				var n int
+				v, n = protowire.ConsumeBytes(b)
+				if n < 0 {
+					return false
+				}
+				b = b[n:]
 			}
-			b = b[n:]
 			if f.kind == wireString {
 				if !utf8.Valid(v) {
 					return false
@@ -115,7 +129,7 @@ func (w *wireCheck) check(b []byte, depth int) bool {
 		}
 		// Unknown fields, scalars, and known fields with another wire type
 		// (unknown to google.golang.org/protobuf; pdata refuses them).
-		n = protowire.ConsumeFieldValue(num, typ, b)
+		n := protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
 			return false
 		}
