@@ -173,6 +173,10 @@ type eventScratch struct {
 	buf    []byte
 	labels Labels
 	base   Labels
+	// otelKeys caches the label names of OpenTelemetry attribute fields
+	// and otelNames the Prometheus names of OpenTelemetry metrics.
+	otelKeys  map[string]string
+	otelNames map[otelNameKey]string
 }
 
 // appendEvent converts one metric event into points appended to dst.
@@ -201,7 +205,7 @@ func (c *converter) appendEvent(dst []point, sc *eventScratch, ev *event.Event, 
 		if err = checkOTelTemporality(rawName, f); err != nil {
 			return dst, err
 		}
-		name, err = c.otelName(rawName, f)
+		name, err = c.otelName(sc, rawName, f)
 	} else {
 		name, err = c.metricName(rawName)
 	}
@@ -244,7 +248,7 @@ func (c *converter) appendEvent(dst []point, sc *eventScratch, ev *event.Event, 
 		}
 	}
 	if otel {
-		if base, err = c.appendOTelLabels(base, f); err != nil {
+		if base, err = c.appendOTelLabels(sc, base, f); err != nil {
 			return dst, err
 		}
 	}

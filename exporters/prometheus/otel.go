@@ -126,13 +126,39 @@ func otelUnitSuffix(unit string, gauge bool) string {
 // otelName builds the Prometheus name of an OpenTelemetry metric document
 // (before _bucket/_sum/_count): escaped name, unit suffix, _total for
 // counters, each suffix only when the name does not already end with it.
-func (c *converter) otelName(name string, f map[string]any) (string, error) {
-	kind := f["kind"]
+func (c *converter) otelName(sc *eventScratch, name string, f map[string]any) (string, error) {
+	unit, _ := f["unit"].(string)
+	key := otelNameKey{name: name, unit: unit, kind: f["kind"].(string),
+		counter: f["isMonotonic"] == true && f["aggregationTemporality"] == otelCumulative}
+	if n, ok := sc.otelNames[key]; ok {
+		return n, nil
+	}
+	n, err := c.translateName(key)
+	if err != nil {
+		return "", err
+	}
+	if sc.otelNames == nil || len(sc.otelNames) >= maxNameCache {
+		sc.otelNames = make(map[otelNameKey]string)
+	}
+	sc.otelNames[key] = n
+	return n, nil
+}
+
+// maxNameCache bounds each of the caches of translated names.
+const maxNameCache = 4096
+
+// otelNameKey is what a translated name depends on.
+type otelNameKey struct {
+	name, unit, kind string
+	counter          bool // monotonic and cumulative
+}
+
+func (c *converter) translateName(k otelNameKey) (string, error) {
+	name, unit, kind := k.name, k.unit, k.kind
 	n, err := c.metricName(name)
 	if err != nil {
 		return "", err
 	}
-	unit, _ := f["unit"].(string)
 	if s := otelUnitSuffix(unit, kind == otelGauge); s != "" {
 		s, err := c.metricName(s)
 		if err != nil {
@@ -142,8 +168,7 @@ func (c *converter) otelName(name string, f map[string]any) (string, error) {
 			n += "_" + s
 		}
 	}
-	if kind == otelSum && f["isMonotonic"] == true && f["aggregationTemporality"] == otelCumulative &&
-		!strings.HasSuffix(n, "_total") {
+	if kind == otelSum && k.counter && !strings.HasSuffix(n, "_total") {
 		n += "_total"
 	}
 	return n, nil
@@ -161,14 +186,21 @@ func checkOTelTemporality(name string, f map[string]any) error {
 
 // appendOTelLabels adds the labels of an OpenTelemetry metric document:
 // its metric.attributes.* fields, and job and instance from its resource.
-func (c *converter) appendOTelLabels(dst Labels, f map[string]any) (Labels, error) {
+func (c *converter) appendOTelLabels(sc *eventScratch, dst Labels, f map[string]any) (Labels, error) {
 	var svc, ns, inst string
 	for k, v := range f {
 		switch {
 		case strings.HasPrefix(k, metricAttrPrefix):
-			n, err := c.labelName(strings.ReplaceAll(k[len(metricAttrPrefix):], "@", "."))
-			if err != nil {
-				return dst, err
+			n, ok := sc.otelKeys[k]
+			if !ok {
+				var err error
+				if n, err = c.labelName(strings.ReplaceAll(k[len(metricAttrPrefix):], "@", ".")); err != nil {
+					return dst, err
+				}
+				if sc.otelKeys == nil || len(sc.otelKeys) >= maxNameCache {
+					sc.otelKeys = make(map[string]string)
+				}
+				sc.otelKeys[k] = n
 			}
 			if n == "__name__" {
 				continue

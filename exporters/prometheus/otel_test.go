@@ -28,7 +28,7 @@ func otelAttr(k, v string) *commonpb.KeyValue {
 
 // otelEvents converts metrics of service shop/cart (instance pod-1) into
 // the sources' events.
-func otelEvents(t *testing.T, ms ...*metricspb.Metric) []*event.Event {
+func otelEvents(t testing.TB, ms ...*metricspb.Metric) []*event.Event {
 	t.Helper()
 	req := &colmetricspb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{
 		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{otelAttr("service.name", "cart"),
@@ -239,4 +239,45 @@ func TestOTelUnitSuffix(t *testing.T) {
 	if err != nil || len(bs) != 2 || !math.IsInf(bs[1].le, 1) || bs[1].count != 3 {
 		t.Errorf("Data Prepper buckets: %v %v", bs, err)
 	}
+}
+
+// BenchmarkOTelMetricEvents measures the sink's reading of the OTLP
+// sources' metric documents: 100 data points (50 counters with 3
+// attributes, 50 histograms with 15 buckets) into remote-write points.
+func BenchmarkOTelMetricEvents(b *testing.B) {
+	var ms []*metricspb.Metric
+	bounds := []float64{0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500}
+	for i := 0; i < 50; i++ {
+		attrs := []*commonpb.KeyValue{otelAttr("http.route", "/items/"+string(rune('a'+i%26))), otelAttr("http.request.method", "GET"), otelAttr("code", "200")}
+		ms = append(ms, &metricspb.Metric{Name: "http.server.requests", Unit: "{request}", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{
+			IsMonotonic: true, AggregationTemporality: cumul, DataPoints: numPoint(float64(i), attrs...)}}})
+		counts := make([]uint64, len(bounds)+1)
+		n := uint64(0)
+		for k := range counts {
+			counts[k] = uint64(k)
+			n += counts[k]
+		}
+		sum := 100.0
+		ms = append(ms, &metricspb.Metric{Name: "http.server.duration", Unit: "ms", Data: &metricspb.Metric_Histogram{Histogram: &metricspb.Histogram{
+			AggregationTemporality: cumul, DataPoints: []*metricspb.HistogramDataPoint{{TimeUnixNano: otelT, Attributes: attrs, Count: n, Sum: &sum,
+				BucketCounts: counts, ExplicitBounds: bounds}}}}})
+	}
+	evs := otelEvents(b, ms...)
+	c := &converter{sanitize: true, external: Labels{{"cluster", "eks-prod"}}}
+	var sc eventScratch
+	pts := make([]point, 0, 2000)
+	now := time.Now()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pts = pts[:0]
+		for _, ev := range evs {
+			var err error
+			if pts, err = c.appendEvent(pts, &sc, ev, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "points/s")
+	b.ReportMetric(float64(b.N*len(pts))/b.Elapsed().Seconds(), "samples/s")
 }

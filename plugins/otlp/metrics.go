@@ -74,6 +74,9 @@ const (
 // (±Float.MAX_VALUE, since JSON has no infinity).
 const BucketBound = math.MaxFloat32
 
+// The open ends of the first and last histogram buckets, boxed once.
+var negBucketBound, posBucketBound any = -BucketBound, BucketBound
+
 // metricFields is the number of fixed top-level fields of a metric
 // document (the largest kind, exponential histograms).
 const metricFields = 30
@@ -504,6 +507,7 @@ func (m *metricConverter) histogram(ev *event.Event, dp *metricspb.HistogramData
 	}
 	f[FieldBucketCounts] = int64(len(dp.BucketCounts))
 	f[FieldExplicitBoundsCount] = int64(len(dp.ExplicitBounds))
+	// Each count and bound is boxed once, for the lists and the buckets.
 	counts := make([]any, len(dp.BucketCounts))
 	for i, c := range dp.BucketCounts {
 		counts[i] = int64(c)
@@ -515,16 +519,16 @@ func (m *metricConverter) histogram(ev *event.Event, dp *metricspb.HistogramData
 	}
 	f[FieldExplicitBounds] = bounds
 	if m.opts.CalculateHistogramBuckets {
-		buckets := make([]any, len(dp.BucketCounts))
-		for i, c := range dp.BucketCounts {
-			lo, hi := -BucketBound, BucketBound
+		buckets := make([]any, len(counts))
+		for i, c := range counts {
+			lo, hi := negBucketBound, posBucketBound
 			if i > 0 {
-				lo = dp.ExplicitBounds[i-1]
+				lo = bounds[i-1]
 			}
-			if i < len(dp.ExplicitBounds) {
-				hi = dp.ExplicitBounds[i]
+			if i < len(bounds) {
+				hi = bounds[i]
 			}
-			buckets[i] = map[string]any{FieldMin: lo, FieldMax: hi, FieldCount: int64(c)}
+			buckets[i] = map[string]any{FieldMin: lo, FieldMax: hi, FieldCount: c}
 		}
 		f[FieldBuckets] = buckets
 	}
