@@ -25,7 +25,7 @@ func benchReadings(series, n int) [][]map[string]any {
 			out[r] = append(out[r], map[string]any{"name": "weft_span_requests_total", "kind": "counter", "labels": labels, "value": total, "timestamp": ts})
 			bs := make([]any, 0, len(bounds)+1)
 			for i, b := range bounds {
-				bs = append(bs, map[string]any{"le": b, "count": total * float64(i+1) / float64(len(bounds)+1)})
+				bs = append(bs, map[string]any{"le": b, "count": float64(int(total) * (i + 1) / (len(bounds) + 1))})
 			}
 			bs = append(bs, map[string]any{"le": "+Inf", "count": total})
 			out[r] = append(out[r], map[string]any{"name": "weft_span_duration_seconds", "kind": "histogram", "labels": labels,

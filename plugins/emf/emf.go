@@ -595,7 +595,12 @@ func (p *processor) dimensions(labels []label) []any {
 func (p *processor) build(g *group) {
 	f := make(map[string]any, len(g.s.labels)+len(g.values)+1)
 	for _, l := range g.s.labels {
-		if l.name != "_aws" {
+		if l.name == "_aws" {
+			continue
+		}
+		if l.boxed != nil {
+			f[l.name] = l.boxed
+		} else {
 			f[l.name] = l.value
 		}
 	}
@@ -616,10 +621,10 @@ func (p *processor) build(g *group) {
 			vals := make([]any, len(x.values))
 			cnts := make([]any, len(x.counts))
 			for i := range x.values {
-				vals[i], cnts[i] = x.values[i], x.counts[i]
+				vals[i], cnts[i] = x.values[i], jsonNumber(x.counts[i])
 			}
 			f[v.name] = map[string]any{"Values": vals, "Counts": cnts,
-				"Max": x.max, "Min": x.min, "Count": x.count, "Sum": x.sum}
+				"Max": x.max, "Min": x.min, "Count": jsonNumber(x.count), "Sum": x.sum}
 		}
 	}
 	f["_aws"] = map[string]any{
@@ -635,4 +640,13 @@ func (p *processor) build(g *group) {
 	g.ev.Time = time.UnixMilli(g.s.ts)
 	p.docs.Inc()
 	p.metrics.Add(float64(len(g.values)))
+}
+
+// jsonNumber is x as int64 when it is a whole number (counts are; boxing
+// small integers does not allocate), else as float64.
+func jsonNumber(x float64) any {
+	if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+		return int64(x)
+	}
+	return x
 }

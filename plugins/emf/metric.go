@@ -22,7 +22,10 @@ const (
 	kindSummary
 )
 
-type label struct{ name, value string }
+type label struct {
+	name, value string
+	boxed       any // value as an interface, when the event already held it so (no allocation to write it)
+}
 
 // sample is one metric event, normalised: weft's metric events
 // (name/kind/labels/value/timestamp/count/sum/buckets) and OpenTelemetry
@@ -109,12 +112,12 @@ func parse(s *sample, ev *event.Event, now time.Time) error {
 		for k, v := range f {
 			if rest, ok := strings.CutPrefix(k, "metric.attributes."); ok && rest != "" {
 				if lv := labelValue(v); lv != "" {
-					s.labels = append(s.labels, label{strings.ReplaceAll(rest, "@", "."), lv})
+					s.labels = append(s.labels, label{strings.ReplaceAll(rest, "@", "."), lv, boxedString(v)})
 				}
 			}
 		}
 		if sn, _ := f["serviceName"].(string); sn != "" && !hasLabel(s.labels, "service.name") {
-			s.labels = append(s.labels, label{"service.name", sn})
+			s.labels = append(s.labels, label{"service.name", sn, f["serviceName"]})
 		}
 	}
 	slices.SortFunc(s.labels, func(a, b label) int { return strings.Compare(a.name, b.name) })
@@ -247,7 +250,7 @@ func appendLabels(dst []label, prefix string, m map[string]any) []label {
 			continue
 		}
 		if lv := labelValue(v); lv != "" {
-			dst = append(dst, label{prefix + k, lv})
+			dst = append(dst, label{prefix + k, lv, boxedString(v)})
 		}
 	}
 	return dst
@@ -354,4 +357,12 @@ func inferUnit(name, otelUnit string, k kind) string {
 		return "Count"
 	}
 	return ""
+}
+
+// boxedString returns v when it is a string interface, else nil.
+func boxedString(v any) any {
+	if _, ok := v.(string); ok {
+		return v
+	}
+	return nil
 }
