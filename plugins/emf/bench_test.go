@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weft-agent/weft/pipelines"
 	"github.com/weft-agent/weft/pipelines/event"
 	"github.com/weft-agent/weft/pipelines/pipelinestest"
 )
@@ -78,4 +79,9 @@ func newBench() (*processor, any, error) {
 		return nil, nil, err
 	}
 	return p.(*processor), nil, nil
+}
+
+func testSettings() pipelines.Settings {
+	s, _ := pipelinestest.Settings("fuzz", "processor/0/emf")
+	return s
 }

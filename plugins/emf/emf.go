@@ -158,6 +158,10 @@ func (p *processor) Process(_ context.Context, events []*event.Event) []*event.E
 			continue
 		}
 		if err := parse(&s, ev, now); err != nil {
+			if err == errNoRecordedValue { // a gap, not an error: nothing to report
+				p.drop(ev, ReasonNoValue)
+				continue
+			}
 			if p.failures != nil {
 				p.failures.Record(err)
 			}
@@ -265,8 +269,44 @@ func (g *group) add(vals []value) {
 }
 
 // convert turns one sample into the values it reports, or none and the
-// reason.
+// reason. Values that overflowed to infinity on the way (deltas, bucket
+// midpoints of values near the float64 limit) are not reported.
 func (p *processor) convert(s *sample, now time.Time) ([]value, string) {
+	vals, reason := p.convertRaw(s, now)
+	n := 0
+	for _, v := range vals {
+		if finiteValue(v.v) {
+			vals[n] = v
+			n++
+		} else {
+			p.valuesDrop.WithLabelValues("non_finite").Inc()
+		}
+	}
+	if n == 0 && reason == "" {
+		reason = ReasonNoValue
+	}
+	return vals[:n], reason
+}
+
+func finiteValue(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return finite(x)
+	case *histogram:
+		if !finite(x.max) || !finite(x.min) || !finite(x.sum) || !finite(x.count) {
+			return false
+		}
+		for i := range x.values {
+			if !finite(x.values[i]) || !finite(x.counts[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func (p *processor) convertRaw(s *sample, now time.Time) ([]value, string) {
 	unit := p.unit(s)
 	switch s.kind {
 	case kindGauge:
@@ -495,7 +535,7 @@ func histogramValue(s *sample, counts []float64, sum float64) (*histogram, bool)
 			lo = math.Max(lo, s.min)
 			hi = math.Min(hi, s.max)
 		}
-		rep := (lo + hi) / 2
+		rep := lo/2 + hi/2
 		if math.IsInf(hi, 1) {
 			rep, hi = lo, lo
 		}
@@ -528,7 +568,8 @@ func mergePairs(vals, counts []float64) ([]float64, []float64) {
 			vals[n], counts[n] = vals[i], counts[i]
 		} else {
 			c := counts[i] + counts[i+1]
-			vals[n] = (vals[i]*counts[i] + vals[i+1]*counts[i+1]) / c
+			w := counts[i] / c
+			vals[n] = vals[i]*w + vals[i+1]*(1-w)
 			counts[n] = c
 		}
 		n++

@@ -470,3 +470,76 @@ func TestCheckDocumentRejects(t *testing.T) {
 func TestREADMEListsEveryOption(t *testing.T) {
 	pipelinestest.CheckREADME(t, pipelines.KindProcessor, "emf", "README.md")
 }
+
+// A histogram point as the otlp source writes it (Data Prepper's document:
+// bounds and per-bucket counts, open-ended buckets, resource attributes,
+// nanosecond ISO times), cumulative then delta, and a no-recorded-value
+// point.
+func TestOpenTelemetryHistogramDocument(t *testing.T) {
+	p, reg := newProc(t, "")
+	doc := func(counts string, count int, sum float64, tm, temporality string, flags int) *event.Event {
+		return metricEvent(t, fmt.Sprintf(`{"name":"http.server.request.duration","description":"","unit":"s","kind":"HISTOGRAM",
+			"startTime":"2025-11-23T09:00:00.000000000Z","time":%q,"serviceName":"order","flags":%d,
+			"aggregationTemporality":%q,"count":%d,"sum":%v,"min":0.002,"max":0.9,
+			"bucketCountsList":[%s],"explicitBounds":[0.005,0.05,0.5],"bucketCounts":4,"explicitBoundsCount":3,
+			"buckets":[{"min":-3.4028234663852886e38,"max":0.005,"count":1}],
+			"metric.attributes.http@route":"/checkout","resource.attributes.service@name":"order"}`,
+			tm, flags, temporality, count, sum, counts))
+	}
+	const cum = "AGGREGATION_TEMPORALITY_CUMULATIVE"
+	if d := docs(t, p, doc("1,2,3,0", 6, 1.5, "2025-11-23T10:00:00.000000000Z", cum, 0)); len(d) != 0 {
+		t.Fatalf("baseline (started before the processor) gave %v", d)
+	}
+	d := docs(t, p, doc("1,4,3,1", 9, 3.0, "2025-11-23T10:01:00.000000000Z", cum, 0))
+	if len(d) != 1 {
+		t.Fatalf("got %v", d)
+	}
+	h := d[0]["http.server.request.duration"].(map[string]any)
+	// delta: bucket (0.005, 0.05] +2, (0.5, +Inf) +1; cumulative min/max are not the interval's
+	want := map[string]any{"Values": []any{0.0275, 0.5}, "Counts": []any{2.0, 1.0}, "Min": 0.005, "Max": 0.5, "Count": 3.0, "Sum": 1.5}
+	if !reflect.DeepEqual(h, want) || d[0]["http.route"] != "/checkout" || d[0]["service.name"] != "order" {
+		t.Fatalf("got %v, want %v", d[0], want)
+	}
+	if _, ok := d[0]["resource.attributes.service@name"]; ok {
+		t.Errorf("resource attributes are not copied")
+	}
+	// a delta point's own min and max bound its values
+	d = docs(t, p, doc("0,2,0,0", 2, 0.05, "2025-11-23T10:01:00.000000000Z", "AGGREGATION_TEMPORALITY_DELTA", 0))
+	if h := d[0]["http.server.request.duration"].(map[string]any); h["Min"] != 0.002 || h["Max"] != 0.9 {
+		t.Fatalf("delta histogram %v", h)
+	}
+	// no recorded value: nothing, and not an error
+	if d := docs(t, p, doc("0,0,0,0", 0, 0, "2025-11-23T10:02:00.000000000Z", cum, 1)); len(d) != 0 {
+		t.Fatalf("no-recorded-value point gave %v", d)
+	}
+	if dropped(reg, ReasonNoValue) != 1 || dropped(reg, ReasonInvalid) != 0 {
+		t.Errorf("no_value %v invalid %v", dropped(reg, ReasonNoValue), dropped(reg, ReasonInvalid))
+	}
+}
+
+// Workers call Process at once: the series state is shared (run with -race).
+func TestConcurrentWorkers(t *testing.T) {
+	p, reg := newProc(t, "initial_value: keep")
+	const workers, rounds = 4, 50
+	done := make(chan float64)
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			total := 0.0
+			for r := 1; r <= rounds; r++ {
+				ev := metricEvent(t, fmt.Sprintf(`{"name":"c","kind":"counter","labels":{"w":"%d"},"value":%d,"timestamp":%d}`, w, r*10, t0+int64(r)))
+				for _, o := range p.Process(context.Background(), []*event.Event{ev}) {
+					total += o.Fields()["c"].(float64)
+				}
+			}
+			done <- total
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		if got := <-done; got != rounds*10 {
+			t.Errorf("a worker's deltas add up to %v, want %d", got, rounds*10)
+		}
+	}
+	if v := pipelinestest.CounterValue(reg, "weft_emf_documents_total"); v != workers*rounds {
+		t.Errorf("documents %v", v)
+	}
+}

@@ -50,7 +50,10 @@ type sample struct {
 	hasMinMax bool
 }
 
-var errNotMetric = errors.New("not a metric event")
+var (
+	errNotMetric       = errors.New("not a metric event")
+	errNoRecordedValue = errors.New("no recorded value (OpenTelemetry flag)")
+)
 
 // isMetric reports whether ev is a metric event: of kind metric, or a
 // document with a name and a value, buckets or count.
@@ -96,6 +99,9 @@ func parse(s *sample, ev *event.Event, now time.Time) error {
 		s.kind = kindSummary
 	default:
 		return fmt.Errorf("kind %q is not supported (counter, gauge, histogram, summary)", ks)
+	}
+	if fl, ok := number(f["flags"]); ok && int64(fl)&1 == 1 {
+		return errNoRecordedValue
 	}
 	if t, _ := f["aggregationTemporality"].(string); strings.Contains(strings.ToUpper(t), "DELTA") {
 		s.delta = true
