@@ -3,10 +3,10 @@ package weftmetrics
 import (
 	"fmt"
 	"net/url"
-	"path"
 	"time"
 
 	"github.com/weft-agent/weft/config"
+	"github.com/weft-agent/weft/pipelines/selfmetrics"
 )
 
 // Config is the weft_metrics source's configuration (weft's own plugin).
@@ -17,23 +17,16 @@ type Config struct {
 	MetricsURL     string        `yaml:"metrics_url" doc:"weft's /metrics to read when the agent does not hand its registry to components; default: in process, else http://127.0.0.1:4900/metrics"`
 }
 
-// DefaultMetricsURL is the admin server's default /metrics.
-const DefaultMetricsURL = "http://127.0.0.1:4900/metrics"
-
 // NewConfig returns the defaults.
 func NewConfig() *Config { return &Config{Interval: time.Minute} }
 
 // Validate checks the patterns and the URL.
 func (c *Config) Validate() error {
-	for _, l := range []struct {
-		key  string
-		pats []string
-	}{{"include_metrics", c.IncludeMetrics}, {"exclude_metrics", c.ExcludeMetrics}} {
-		for _, p := range l.pats {
-			if _, err := path.Match(p, ""); err != nil {
-				return &config.FieldError{Key: l.key, Msg: fmt.Sprintf("%q is not a glob pattern: %v", p, err)}
-			}
-		}
+	if err := (selfmetrics.Filter{Include: c.IncludeMetrics}).Check(); err != nil {
+		return &config.FieldError{Key: "include_metrics", Msg: err.Error()}
+	}
+	if err := (selfmetrics.Filter{Exclude: c.ExcludeMetrics}).Check(); err != nil {
+		return &config.FieldError{Key: "exclude_metrics", Msg: err.Error()}
 	}
 	if c.MetricsURL != "" {
 		u, err := url.Parse(c.MetricsURL)

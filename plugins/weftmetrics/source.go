@@ -9,23 +9,18 @@ package weftmetrics
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"math"
-	"net/http"
-	"path"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/weft-agent/weft/pipelines"
 	"github.com/weft-agent/weft/pipelines/event"
 	"github.com/weft-agent/weft/pipelines/ratelog"
+	"github.com/weft-agent/weft/pipelines/selfmetrics"
 )
 
 func init() {
@@ -34,19 +29,12 @@ func init() {
 		NewConfig, New)
 }
 
-// GathererHost is implemented by a pipelines.Host that hands components the
-// agent's metric registries (pipelines.Graph does).
-type GathererHost interface {
-	Gatherer() prometheus.Gatherer
-}
-
 // Source reads weft's metrics every interval.
 type Source struct {
 	cfg      *Config
 	set      pipelines.Settings
-	in       prometheus.Gatherer // in process, or nil: read url
-	url      string
-	http     *http.Client
+	reader   *selfmetrics.Reader
+	filter   selfmetrics.Filter
 	failures *ratelog.Logger
 	errors   prometheus.Counter
 	readings prometheus.Counter
@@ -63,24 +51,15 @@ type Source struct {
 	first     bool
 }
 
-// acceptProto asks /metrics for the delimited protobuf format (exact
-// values), falling back to text.
-const acceptProto = `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3`
-
 // New creates a weft_metrics source.
 func New(s pipelines.Settings, c *Config) (pipelines.Source, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	src := &Source{cfg: c, set: s, url: c.MetricsURL, http: &http.Client{Timeout: max(c.Interval, 5*time.Second)},
-		stop: make(chan struct{}), done: make(chan struct{}), prev: map[string]struct{}{}, cur: map[string]struct{}{}, first: true}
-	if src.url == "" {
-		if h, ok := s.Host.(GathererHost); ok && h.Gatherer() != nil {
-			src.in = h.Gatherer()
-		} else {
-			src.url = DefaultMetricsURL
-		}
-	}
+	src := &Source{cfg: c, set: s,
+		reader: selfmetrics.NewReader(s.Host, c.MetricsURL, max(c.Interval, 5*time.Second)),
+		filter: selfmetrics.Filter{Include: c.IncludeMetrics, Exclude: c.ExcludeMetrics},
+		stop:   make(chan struct{}), done: make(chan struct{}), prev: map[string]struct{}{}, cur: map[string]struct{}{}, first: true}
 	if s.Logger != nil {
 		src.failures = ratelog.New(s.Logger, "weft_metrics: reading weft's metrics failed")
 	}
@@ -153,7 +132,7 @@ func (s *Source) readOnce(ctx context.Context, input pipelines.Input) {
 	if input == nil {
 		return
 	}
-	mfs, err := s.gather(ctx)
+	mfs, err := s.reader.Read(ctx)
 	if err != nil {
 		s.errors.Inc()
 		if s.failures != nil {
@@ -184,59 +163,6 @@ func (s *Source) readOnce(ctx context.Context, input pipelines.Input) {
 	s.readings.Inc()
 }
 
-// gather returns weft's metric families.
-func (s *Source) gather(ctx context.Context) ([]*dto.MetricFamily, error) {
-	if s.in != nil {
-		return s.in.Gather()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", acceptProto)
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: HTTP %d", s.url, resp.StatusCode)
-	}
-	dec := expfmt.NewDecoder(resp.Body, expfmt.ResponseFormat(resp.Header))
-	var out []*dto.MetricFamily
-	for {
-		mf := &dto.MetricFamily{}
-		if err := dec.Decode(mf); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return out, fmt.Errorf("GET %s: %w", s.url, err)
-		}
-		out = append(out, mf)
-	}
-}
-
-func (s *Source) wanted(name string) bool {
-	if len(s.cfg.IncludeMetrics) > 0 {
-		ok := false
-		for _, p := range s.cfg.IncludeMetrics {
-			if m, _ := path.Match(p, name); m {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	for _, p := range s.cfg.ExcludeMetrics {
-		if m, _ := path.Match(p, name); m {
-			return false
-		}
-	}
-	return true
-}
-
 // events turns families into one metric event per series. Cumulative
 // series (counters, histograms, summaries) that were not in the previous
 // reading get startTime = the previous reading's time: they began after it,
@@ -248,7 +174,7 @@ func (s *Source) events(mfs []*dto.MetricFamily, now time.Time) []*event.Event {
 	var key strings.Builder
 	for _, mf := range mfs {
 		name := mf.GetName()
-		if !s.wanted(name) {
+		if !s.filter.Wanted(name) {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
