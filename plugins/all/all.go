@@ -9,6 +9,7 @@ import (
 	_ "github.com/weft-agent/weft/plugins/forward"
 	_ "github.com/weft-agent/weft/plugins/http"
 	_ "github.com/weft-agent/weft/plugins/otellogssource"
+	_ "github.com/weft-agent/weft/plugins/otelmetrics"
 	_ "github.com/weft-agent/weft/plugins/otelmetricssource"
 	_ "github.com/weft-agent/weft/plugins/oteltracesource"
 	_ "github.com/weft-agent/weft/plugins/otlp"
