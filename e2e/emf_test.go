@@ -197,3 +197,103 @@ func TestEMFFromSpanMetrics(t *testing.T) {
 		t.Errorf("no document holds both the requests counter and the duration histogram of a series")
 	}
 }
+
+// emfOTLPMetrics is an OTLP/JSON metrics export of service shop: a
+// cumulative counter, a delta counter, a cumulative histogram (ms) and a
+// gauge, all points started at start.
+func emfOTLPMetrics(start, now time.Time, orders, deltaOrders int, buckets [3]int, sum float64, queue int) string {
+	count := buckets[0] + buckets[1] + buckets[2]
+	return fmt.Sprintf(`{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}}]},
+ "scopeMetrics":[{"scope":{"name":"shop"},"metrics":[
+  {"name":"orders","unit":"{order}","sum":{"aggregationTemporality":2,"isMonotonic":true,"dataPoints":[
+    {"attributes":[{"key":"http.route","value":{"stringValue":"/checkout"}}],"startTimeUnixNano":"%[1]d","timeUnixNano":"%[2]d","asInt":"%[3]d"}]}},
+  {"name":"refunds","unit":"{refund}","sum":{"aggregationTemporality":1,"isMonotonic":true,"dataPoints":[
+    {"startTimeUnixNano":"%[2]d","timeUnixNano":"%[2]d","asInt":"%[4]d"}]}},
+  {"name":"checkout.latency","unit":"ms","histogram":{"aggregationTemporality":2,"dataPoints":[
+    {"startTimeUnixNano":"%[1]d","timeUnixNano":"%[2]d","count":"%[5]d","sum":%[6]v,"bucketCounts":["%[7]d","%[8]d","%[9]d"],"explicitBounds":[5,50]}]}},
+  {"name":"queue.depth","gauge":{"dataPoints":[{"timeUnixNano":"%[2]d","asInt":"%[10]d"}]}}
+ ]}]}]}`, start.UnixNano(), now.UnixNano(), orders, deltaOrders, count, sum, buckets[0], buckets[1], buckets[2], queue)
+}
+
+// TestEMFFromOTLPMetrics: OpenTelemetry metrics over OTLP/HTTP → emf →
+// file. The cumulative counter and histogram become deltas (their start
+// is after weft's, so the first point counts in full), the delta counter
+// is taken as it is, the gauge as its value; units come from the OTLP
+// units; every document is valid EMF.
+func TestEMFFromOTLPMetrics(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "emf.ndjson")
+	otlpAddr := freeAddr(t)
+	cfg := filepath.Join(dir, "weft.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`
+metrics-pipeline:
+  source:
+    otlp: {host: 127.0.0.1, grpc_port: 0, http_port: %s, signals: [metrics]}
+  processor:
+    - emf: {namespace: shop}
+  sink:
+    - file: {path: %q, flush_interval: 0s}
+`, otlpAddr[strings.LastIndexByte(otlpAddr, ':')+1:], out))
+	p := startWeft(t, cfg, nil)
+	p.waitReady(30 * time.Second)
+	start := time.Now()
+	post := func(body string) {
+		resp, err := http.Post("http://"+otlpAddr+"/v1/metrics", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("OTLP metrics export: HTTP %d", resp.StatusCode)
+		}
+	}
+	post(emfOTLPMetrics(start, start.Add(time.Second), 5, 4, [3]int{1, 2, 0}, 30, 7))
+	post(emfOTLPMetrics(start, start.Add(2*time.Second), 12, 4, [3]int{1, 3, 1}, 95, 3))
+
+	type total struct{ orders, refunds, latencyCount, latencySum float64 }
+	var got total
+	units := map[string]any{}
+	var queue []float64
+	eventually(t, 10*time.Second, "the documents of both exports", func() bool {
+		data, _ := os.ReadFile(out)
+		docs := parseNDJSON(t, string(data))
+		got, queue = total{}, nil
+		for _, d := range docs {
+			if err := emf.CheckDocument(d); err != nil {
+				t.Fatalf("invalid EMF: %v: %v", err, d)
+			}
+			if d["service.name"] != "shop" {
+				t.Fatalf("service.name %v", d["service.name"])
+			}
+			for _, m := range d["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)["Metrics"].([]any) {
+				units[m.(map[string]any)["Name"].(string)] = m.(map[string]any)["Unit"]
+			}
+			if v, ok := d["orders"].(float64); ok {
+				got.orders += v
+				if d["http.route"] != "/checkout" {
+					t.Fatalf("orders without its route: %v", d)
+				}
+			}
+			if v, ok := d["refunds"].(float64); ok {
+				got.refunds += v
+			}
+			if h, ok := d["checkout.latency"].(map[string]any); ok {
+				got.latencyCount += h["Count"].(float64)
+				got.latencySum += h["Sum"].(float64)
+			}
+			if v, ok := d["queue.depth"].(float64); ok {
+				queue = append(queue, v)
+			}
+		}
+		return got == total{12, 8, 5, 95} && len(queue) == 2
+	})
+	if queue[0]+queue[1] != 10 {
+		t.Errorf("gauge values %v, want 7 and 3", queue)
+	}
+	want := map[string]any{"orders": "Count", "refunds": "Count", "checkout.latency": "Milliseconds", "queue.depth": nil}
+	for k, v := range want {
+		if units[k] != v {
+			t.Errorf("unit of %s: %v, want %v", k, units[k], v)
+		}
+	}
+}
