@@ -275,7 +275,21 @@ func exponentialBuckets(f map[string]any) ([]bucket, error) {
 		cum += c
 		out = append(out, bucket{le: expBound(scale, pos.offset+int64(i)), count: cum})
 	}
-	return out, nil
+	// Bounds beyond float64 range overflow to ±Inf or underflow to 0:
+	// buckets that end at -Inf hold nothing a bound can describe and merge
+	// into the next one, and buckets with equal bounds into the last of
+	// them (counts are cumulative, so nothing is lost).
+	merged := out[:0]
+	for _, b := range out {
+		switch n := len(merged); {
+		case math.IsInf(b.le, -1):
+		case n > 0 && merged[n-1].le == b.le:
+			merged[n-1] = b
+		default:
+			merged = append(merged, b)
+		}
+	}
+	return merged, nil
 }
 
 // expBound is the upper bound of positive bucket index: base^(index+1).

@@ -197,6 +197,21 @@ func TestOTelExponentialHistogram(t *testing.T) {
 	})
 }
 
+func TestOTelExponentialBoundsOutOfRange(t *testing.T) {
+	// 2^1071 and 2^1072 overflow float64: one +Inf bucket holds both.
+	bs, err := exponentialBuckets(map[string]any{"scale": int64(0), "positive": []any{int64(1), int64(2)}, "positiveOffset": int64(1070),
+		"negative": []any{int64(4)}, "negativeOffset": int64(1000), "zeroCount": int64(1)})
+	if err != nil || len(bs) != 3 || bs[0].le != -math.Ldexp(1, 1000) || bs[0].count != 4 || bs[1].le != 0 || bs[1].count != 5 ||
+		!math.IsInf(bs[2].le, 1) || bs[2].count != 8 {
+		t.Errorf("overflowing bounds: %v %v", bs, err)
+	}
+	// Index -1100 at scale 0 underflows to 0, like the zero bucket's bound.
+	bs, err = exponentialBuckets(map[string]any{"scale": int64(0), "positive": []any{int64(1), int64(2)}, "positiveOffset": int64(-1200), "zeroCount": int64(3)})
+	if err != nil || len(bs) != 1 || bs[0].le != 0 || bs[0].count != 6 {
+		t.Errorf("underflowing bounds: %v %v", bs, err)
+	}
+}
+
 func TestOTelDeltaRefusedAndStale(t *testing.T) {
 	evs := otelEvents(t,
 		&metricspb.Metric{Name: "c", Data: &metricspb.Metric_Sum{Sum: &metricspb.Sum{IsMonotonic: true, AggregationTemporality: delta, DataPoints: numPoint(1)}}},
