@@ -77,10 +77,6 @@ const BucketBound = math.MaxFloat32
 // The open ends of the first and last histogram buckets, boxed once.
 var negBucketBound, posBucketBound any = -BucketBound, BucketBound
 
-// metricFields is the number of fixed top-level fields of a metric
-// document (the largest kind, exponential histograms).
-const metricFields = 30
-
 // MetricsOptions are the conversion options of Data Prepper's otel_metrics
 // processor, which weft applies in the source.
 type MetricsOptions struct {
