@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weft-agent/weft/config"
+	"github.com/weft-agent/weft/pipelines/selfmetrics"
 )
 
 // Sources of what the sink sends.
@@ -21,7 +22,7 @@ const (
 // DefaultMetricsURL is weft's own /metrics at the default admin address,
 // read by source gatherer when the agent does not hand the sink its
 // registry.
-const DefaultMetricsURL = "http://127.0.0.1:4900/metrics"
+const DefaultMetricsURL = selfmetrics.DefaultURL
 
 // Config is the prometheus sink's options: Data Prepper's names, plus
 // weft's own (source, scrape_interval, metrics_url, include_metrics,

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/weft-agent/weft/pipelines/event"
+	"github.com/weft-agent/weft/pipelines/selfmetrics"
 )
 
 // point is one sample of one series. The series' labels are kept encoded
@@ -28,9 +28,8 @@ type point struct {
 // It is immutable after newConverter (safe for concurrent use).
 type converter struct {
 	sanitize bool
-	external Labels // sorted, non-empty values
-	include  []string
-	exclude  []string
+	external Labels             // sorted, non-empty values
+	families selfmetrics.Filter // source gatherer: which families are sent
 }
 
 // errInvalid is the dead-letter type of events that are not metrics.
@@ -486,35 +485,13 @@ func histogramBuckets(f map[string]any) ([]bucket, error) {
 	return out, nil
 }
 
-// wanted reports whether a gathered family passes include/exclude.
-func (c *converter) wanted(name string) bool {
-	if len(c.include) > 0 {
-		ok := false
-		for _, p := range c.include {
-			if m, _ := path.Match(p, name); m {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	for _, p := range c.exclude {
-		if m, _ := path.Match(p, name); m {
-			return false
-		}
-	}
-	return true
-}
-
 // appendFamilies converts gathered metric families into points at ts
 // (milliseconds), unless a metric carries its own timestamp. Native
 // histograms are sent as their classic buckets only.
 func (c *converter) appendFamilies(dst []point, sc *eventScratch, mfs []*dto.MetricFamily, ts int64) []point {
 	for _, mf := range mfs {
 		name := mf.GetName()
-		if !c.wanted(name) {
+		if !c.families.Wanted(name) {
 			continue
 		}
 		for _, m := range mf.GetMetric() {

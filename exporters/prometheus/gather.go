@@ -2,32 +2,20 @@ package prometheus
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/weft-agent/weft/pipelines"
 	"github.com/weft-agent/weft/pipelines/ratelog"
+	"github.com/weft-agent/weft/pipelines/selfmetrics"
 )
 
-// GathererHost is implemented by a pipelines.Host that hands components
-// the agent's metric registries (what /metrics serves). The sink then reads
-// them in process; otherwise it reads metrics_url over HTTP.
-type GathererHost interface {
-	Gatherer() prometheus.Gatherer
-}
-
-// gatherer reads weft's own metrics for source gatherer.
+// gatherer reads weft's own metrics for source gatherer: in process when
+// the agent hands the sink its registries, else metrics_url over HTTP.
 type gatherer struct {
-	in       prometheus.Gatherer // in process, or nil
-	url      string
-	http     *http.Client
+	reader   *selfmetrics.Reader
 	interval time.Duration
 	errors   prometheus.Counter
 	failures *ratelog.Logger
@@ -38,21 +26,10 @@ type gatherer struct {
 	res []result
 }
 
-// acceptProto asks /metrics for the delimited protobuf format (exact
-// values, no text parsing), falling back to text.
-const acceptProto = `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3`
-
 func newGatherer(s pipelines.Settings, c *Config) *gatherer {
-	g := &gatherer{interval: c.ScrapeInterval, url: c.MetricsURL,
-		http:     &http.Client{Timeout: max(c.ScrapeInterval, 5*time.Second)},
+	g := &gatherer{interval: c.ScrapeInterval,
+		reader:   selfmetrics.NewReader(s.Host, c.MetricsURL, max(c.ScrapeInterval, 5*time.Second)),
 		failures: ratelog.New(s.Logger, "prometheus: reading weft's metrics failed")}
-	if g.url == "" {
-		if h, ok := s.Host.(GathererHost); ok && h.Gatherer() != nil {
-			g.in = h.Gatherer()
-		} else {
-			g.url = DefaultMetricsURL
-		}
-	}
 	g.errors = prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_prometheus_gather_errors_total",
 		Help: "Failed readings of weft's own metrics (source gatherer)."})
 	if s.Telemetry != nil {
@@ -67,34 +44,7 @@ func newGatherer(s pipelines.Settings, c *Config) *gatherer {
 
 // gather returns weft's metric families.
 func (g *gatherer) gather(ctx context.Context) ([]*dto.MetricFamily, error) {
-	if g.in != nil {
-		return g.in.Gather()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.url, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", acceptProto)
-	resp, err := g.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: HTTP %d", g.url, resp.StatusCode)
-	}
-	dec := expfmt.NewDecoder(resp.Body, expfmt.ResponseFormat(resp.Header))
-	var out []*dto.MetricFamily
-	for {
-		mf := &dto.MetricFamily{}
-		if err := dec.Decode(mf); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return out, fmt.Errorf("GET %s: %w", g.url, err)
-		}
-		out = append(out, mf)
-	}
+	return g.reader.Read(ctx)
 }
 
 // gatherLoop gathers and sends every scrape_interval until the sink stops.

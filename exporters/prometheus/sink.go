@@ -20,6 +20,7 @@ import (
 	"github.com/weft-agent/weft/pipelines"
 	"github.com/weft-agent/weft/pipelines/event"
 	"github.com/weft-agent/weft/pipelines/ratelog"
+	"github.com/weft-agent/weft/pipelines/selfmetrics"
 )
 
 func init() {
@@ -89,7 +90,7 @@ func New(s pipelines.Settings, c *Config) (pipelines.Sink, error) {
 			samples = are.ExistingCollector.(*prometheus.CounterVec)
 		}
 	}
-	conv := &converter{sanitize: c.SanitizeNames, include: c.Include, exclude: c.Exclude}
+	conv := &converter{sanitize: c.SanitizeNames, families: selfmetrics.Filter{Include: c.Include, Exclude: c.Exclude}}
 	for k, v := range c.ExternalLabels {
 		if v != "" {
 			conv.external = append(conv.external, Label{Name: k, Value: v})

@@ -1,9 +1,9 @@
 // Package selfmetrics reads weft's own metrics — what the admin server's
 // /metrics serves — for components that forward them (the weft_metrics
-// source; the prometheus sink's source: gatherer does the same and can
-// adopt it): in process through the host's gatherer when the agent hands
-// it over, else over HTTP in the protobuf exposition format, with
-// include/exclude glob filters on family names.
+// source and the prometheus sink's source: gatherer): in process through
+// the host's gatherer when the agent hands it over, else over HTTP in the
+// protobuf exposition format, with include/exclude glob filters on family
+// names.
 package selfmetrics
 
 import (
