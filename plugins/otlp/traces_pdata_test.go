@@ -331,7 +331,13 @@ func TestWireCheck(t *testing.T) {
 	entity := mustMarshal(t, &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
 		Resource: &resourcepb.Resource{EntityRefs: []*commonpb.EntityRef{{Type: "PLACEHOLDER"}}}}}})
 	entity = bytes.ReplaceAll(entity, []byte("PLACEHOLDER"), []byte("caf\xe90123456"))
+	// ResourceSpans with only the deprecated instrumentation_library_spans
+	// (field 1000): pdata would convert its spans, the reference ignores them.
+	lib := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), span) // spans
+	deprecated := protowire.AppendBytes(protowire.AppendTag(nil, 1000, protowire.BytesType), lib)
+	deprecated = protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), deprecated)
 	for name, body := range map[string][]byte{
+		"deprecated library spans":   deprecated,
 		"unterminated unknown group": []byte("C00"),
 		"end group at top level":     protowire.AppendTag(nil, 9, protowire.EndGroupType),
 		"field number 0":             {0x02, 0x00},

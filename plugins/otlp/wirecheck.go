@@ -22,6 +22,11 @@ import (
 // only sends the request to the reference path.
 type wireCheck struct {
 	fields []wireField // by field number
+	// refuse is a field number that sends the request to the reference path
+	// (0: none): ResourceSpans' deprecated instrumentation_library_spans
+	// (1000), which pdata turns into scope spans and
+	// google.golang.org/protobuf ignores.
+	refuse protowire.Number
 }
 
 type wireField struct {
@@ -49,6 +54,9 @@ func buildWireCheck(md protoreflect.MessageDescriptor, seen map[protoreflect.Ful
 		return w // recursive types (AnyValue in ArrayValue)
 	}
 	w := &wireCheck{}
+	if md.FullName() == "opentelemetry.proto.trace.v1.ResourceSpans" {
+		w.refuse = 1000
+	}
 	seen[md.FullName()] = w
 	fds := md.Fields()
 	for i := 0; i < fds.Len(); i++ {
@@ -93,6 +101,9 @@ func (w *wireCheck) check(b []byte, depth int) bool {
 				return false
 			}
 			b = b[n:]
+		}
+		if num == w.refuse {
+			return false
 		}
 		var f wireField
 		if int(num) < len(w.fields) {
