@@ -24,8 +24,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	k8s "k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -95,8 +96,13 @@ type processor struct {
 	m      *metrics
 	apiErr *ratelog.Logger
 
-	// client is built in Start unless set before (tests set a fake).
-	client k8s.Interface
+	// client is built in Start unless set before (tests set a fake). Only
+	// the core/v1 client: the full clientset and informer factory would
+	// link every API group's client into the binary.
+	client corev1client.CoreV1Interface
+	// clientKind tells the reflector whether the client can stream the
+	// initial list (WatchList); fake clients say they cannot.
+	clientKind any
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -190,19 +196,33 @@ func (p *processor) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if p.client, err = k8s.NewForConfig(rc); err != nil {
+		if p.client, err = corev1client.NewForConfig(rc); err != nil {
 			return fmt.Errorf("kubernetes client: %w", err)
 		}
 	}
 	if p.node == "" {
 		p.log.Warn("kubernetes: no node_name and no NODE_NAME: watching the pods of the whole cluster")
 	}
-	opts := []informers.SharedInformerOption{informers.WithTransform(stripPod)}
+	tweak := func(o *metav1.ListOptions) {}
 	if p.node != "" {
 		sel := fields.OneTermEqualSelector("spec.nodeName", p.node).String()
-		opts = append(opts, informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = sel }))
+		tweak = func(o *metav1.ListOptions) { o.FieldSelector = sel }
 	}
-	inf := informers.NewSharedInformerFactoryWithOptions(p.client, p.cfg.ResyncInterval, opts...).Core().V1().Pods().Informer()
+	pods := p.client.Pods(metav1.NamespaceAll)
+	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			return pods.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			return pods.Watch(ctx, o)
+		},
+	}, p.clientKind)
+	inf := cache.NewSharedIndexInformer(lw, &corev1.Pod{}, p.cfg.ResyncInterval, cache.Indexers{})
+	if err := inf.SetTransform(stripPod); err != nil {
+		return err
+	}
 	if err := inf.SetWatchErrorHandler(p.watchError); err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func start(t *testing.T, opts string, client *fake.Clientset, clk *clock) (*proc
 		t.Fatal(err)
 	}
 	p := proc.(*processor)
-	p.client = client
+	p.client, p.clientKind = client.CoreV1(), client
 	if clk != nil {
 		p.cache.now = clk.now
 	}
