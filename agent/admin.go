@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -42,8 +41,7 @@ func (a *Agent) startAdmin(addr string) (*adminServer, error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	gatherers := prometheus.Gatherers{a.reg, prometheus.GathererFunc(a.gatherGraph)}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherers, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Gatherer(), promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError, ErrorLog: promLogger{a}}))
 	mux.HandleFunc("GET /pipelines", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -125,6 +125,13 @@ func New(opts Options) (*Agent, error) {
 // Logger returns the agent's logger.
 func (a *Agent) Logger() *logrus.Logger { return a.log }
 
+// Gatherer returns what /metrics serves: the agent's own metrics and those
+// of the pipelines last run. It keeps answering after Run has returned, so
+// an embedding program can read the final counts of a drained shutdown.
+func (a *Agent) Gatherer() prometheus.Gatherer {
+	return prometheus.Gatherers{a.reg, prometheus.GathererFunc(a.gatherGraph)}
+}
+
 func (a *Agent) currentGraph() *pipelines.Graph {
 	a.mu.RLock()
 	defer a.mu.RUnlock()

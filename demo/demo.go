@@ -171,6 +171,13 @@ loop:
 	stopAgent()
 	agentErr = <-agentDone
 	agentStopped = true
+	// The shutdown flushes stateful processors (the service map's last
+	// window): read the counts again, in process, once it is over.
+	if after, err := gatherSnapshot(a.Gatherer()); err == nil {
+		final = Summarize(prev, after, gen.Stats(), elapsed)
+	} else {
+		fmt.Fprintf(o.Out, "weft demo: reading the final metrics: %v (showing those before shutdown)\n", err)
+	}
 	final.WriteFinal(o.Out)
 	writeFiles(o.Out, dataDir)
 	var errs []error

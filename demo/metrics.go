@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Sample is one line of the Prometheus text format.
@@ -119,6 +123,22 @@ func Scrape(ctx context.Context, client *http.Client, admin string) (Snapshot, e
 		return Snapshot{}, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
 	samples, err := ParseMetrics(resp.Body)
+	return Snapshot{At: time.Now(), Samples: samples}, err
+}
+
+// gatherSnapshot reads metrics in process, as /metrics would serve them.
+func gatherSnapshot(g prometheus.Gatherer) (Snapshot, error) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return Snapshot{}, err
+	}
+	var b bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			return Snapshot{}, err
+		}
+	}
+	samples, err := ParseMetrics(&b)
 	return Snapshot{At: time.Now(), Samples: samples}, err
 }
 

@@ -69,6 +69,12 @@ func TestDemo(t *testing.T) {
 	if len(logs) < 100 || len(spans) < 100 || len(smap) == 0 {
 		t.Fatalf("%d logs, %d spans, %d service-map documents", len(logs), len(spans), len(smap))
 	}
+	// The final table is read after the shutdown flush: the service map's
+	// last documents are counted as created and sent, as written.
+	row := regexp.MustCompile(`(?m)^\s+service-map\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+yes$`).FindStringSubmatch(out)
+	if row == nil || row[2] != strconv.Itoa(len(smap)) || row[3] != strconv.Itoa(len(smap)) || row[1] != strconv.Itoa(len(spans)) {
+		t.Errorf("service-map row %q; the file holds %d documents from %d spans", row, len(smap), len(spans))
+	}
 
 	// The order service's counter: its last points are the final counts.
 	counts := regexp.MustCompile(`(\d+) checkouts \((\d+) failed in payment\)`).FindStringSubmatch(out[strings.LastIndex(out, "weft demo: "):])
