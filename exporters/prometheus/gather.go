@@ -50,25 +50,7 @@ func (g *gatherer) gather(ctx context.Context) ([]*dto.MetricFamily, error) {
 // gatherLoop gathers and sends every scrape_interval until the sink stops.
 func (s *Sink) gatherLoop() {
 	defer s.bg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	t := time.NewTicker(s.gath.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.gatherOnce(ctx)
-		}
-	}
+	selfmetrics.Every(s.stop, s.gath.interval, s.gatherOnce)
 }
 
 // gatherOnce reads weft's metrics and sends them as one sample per series,

@@ -128,3 +128,28 @@ func (f Filter) Wanted(name string) bool {
 	}
 	return true
 }
+
+// Every calls read every interval until stop is closed. The context read
+// gets is cancelled when stop closes, so a reading, or a write blocked on
+// a full buffer, ends with it.
+func Every(stop <-chan struct{}, interval time.Duration, read func(context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			read(ctx)
+		}
+	}
+}

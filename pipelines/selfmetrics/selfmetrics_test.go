@@ -72,3 +72,29 @@ func TestFilter(t *testing.T) {
 		t.Error("a bad glob is accepted")
 	}
 }
+
+// TestEveryStops checks that Every reads on its interval, and that closing
+// stop both ends the loop and cancels a reading that is blocked.
+func TestEveryStops(t *testing.T) {
+	stop := make(chan struct{})
+	reads := make(chan struct{}, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Every(stop, time.Millisecond, func(ctx context.Context) {
+			reads <- struct{}{}
+			<-ctx.Done() // blocked, like a write into a full buffer
+		})
+	}()
+	select {
+	case <-reads:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reading")
+	}
+	close(stop)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Every did not return after stop, or did not cancel the blocked reading")
+	}
+}

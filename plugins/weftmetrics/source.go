@@ -106,25 +106,7 @@ func (s *Source) Stop(ctx context.Context) error {
 // loop reads every interval until Stop.
 func (s *Source) loop() {
 	defer close(s.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { // a write blocked on a full buffer ends with Stop
-		select {
-		case <-s.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	t := time.NewTicker(s.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.readOnce(ctx, s.input)
-		}
-	}
+	selfmetrics.Every(s.stop, s.cfg.Interval, func(ctx context.Context) { s.readOnce(ctx, s.input) })
 }
 
 // readOnce reads the metrics and writes them as events.
