@@ -8,16 +8,13 @@ package logmetrics
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -25,6 +22,7 @@ import (
 	"github.com/weft-agent/weft/pipelines/event"
 	"github.com/weft-agent/weft/pipelines/expr"
 	"github.com/weft-agent/weft/pipelines/ratelog"
+	"github.com/weft-agent/weft/plugins/internal/series"
 )
 
 func init() {
@@ -37,8 +35,9 @@ func init() {
 // label combinations beyond max_series.
 const Overflow = "__overflow__"
 
-// series holds the metric children of one label combination, resolved once.
-type series struct {
+// metricSeries holds the metric children of one label combination,
+// resolved once.
+type metricSeries struct {
 	count prometheus.Counter
 	hist  prometheus.Observer // nil without a histogram
 }
@@ -57,16 +56,9 @@ type processor struct {
 	failures *ratelog.Logger
 
 	maxSeries int
-	// snap is an immutable map from label key to series that Process reads
-	// without locking or allocating; new series are added under mu and
-	// published in a new snapshot.
-	snap    atomic.Pointer[map[string]*series]
-	full    atomic.Bool
-	overSer atomic.Pointer[series]
-	mu      sync.Mutex
-	all     map[string]*series
-	misses  int
-	count   atomic.Int64
+	table     *series.Table[*metricSeries]
+	overSer   atomic.Pointer[metricSeries]
+	count     atomic.Int64
 }
 
 // New creates a log_metrics processor.
@@ -82,12 +74,10 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	p := &processor{missing: c.MissingValue, when: c.CountWhen, maxSeries: c.MaxSeries, all: map[string]*series{}}
+	p := &processor{missing: c.MissingValue, when: c.CountWhen, maxSeries: c.MaxSeries, table: series.NewTable[*metricSeries]()}
 	for _, n := range names {
 		p.labels = append(p.labels, event.ParsePath(c.Labels[n]))
 	}
-	empty := map[string]*series{}
-	p.snap.Store(&empty)
 	if s.Logger != nil {
 		p.failures = ratelog.New(s.Logger, "log_metrics: count_when could not be evaluated; the events were not counted")
 	}
@@ -174,8 +164,8 @@ func (p *processor) Process(_ context.Context, events []*event.Event) []*event.E
 		}
 		f := ev.Fields()
 		key = p.appendKey(key[:0], f)
-		s := (*p.snap.Load())[string(key)]
-		if s == nil {
+		s, ok := p.table.Get(key)
+		if !ok {
 			s = p.lookupSlow(key)
 		}
 		s.count.Inc()
@@ -197,46 +187,25 @@ func (p *processor) appendKey(b []byte, f map[string]any) []byte {
 	for _, path := range p.labels {
 		v, ok := path.Lookup(f)
 		if !ok {
-			b = appendValue(b, p.missing)
+			b = series.AppendValue(b, p.missing)
 			continue
 		}
 		switch t := v.(type) {
 		case nil:
-			b = appendValue(b, p.missing)
+			b = series.AppendValue(b, p.missing)
 		case string:
-			b = appendValue(b, t)
+			b = series.AppendValue(b, t)
 		case int64:
-			b = appendBytes(b, strconv.AppendInt(nb[:0], t, 10))
+			b = series.AppendBytes(b, strconv.AppendInt(nb[:0], t, 10))
 		case float64:
-			b = appendBytes(b, strconv.AppendFloat(nb[:0], t, 'g', -1, 64))
+			b = series.AppendBytes(b, strconv.AppendFloat(nb[:0], t, 'g', -1, 64))
 		case bool:
-			b = appendBytes(b, strconv.AppendBool(nb[:0], t))
+			b = series.AppendBytes(b, strconv.AppendBool(nb[:0], t))
 		default:
-			b = appendBytes(b, event.AppendJSON(nil, t))
+			b = series.AppendBytes(b, event.AppendJSON(nil, t))
 		}
 	}
 	return b
-}
-
-func appendValue(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendBytes(b, v []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
-}
-
-func decodeKey(key []byte) []string {
-	var vals []string
-	for len(key) > 0 {
-		n, w := binary.Uvarint(key)
-		key = key[w:]
-		vals = append(vals, string(key[:n]))
-		key = key[n:]
-	}
-	return vals
 }
 
 func number(v any) (float64, bool) {
@@ -256,29 +225,26 @@ func number(v any) (float64, bool) {
 
 // lookupSlow finds or creates the series of a key not in the snapshot.
 // Past max_series, a new combination is counted under the overflow series.
-func (p *processor) lookupSlow(key []byte) *series {
-	if p.full.Load() {
+func (p *processor) lookupSlow(key []byte) *metricSeries {
+	if p.table.Full.Load() {
 		if o := p.overSer.Load(); o != nil {
 			// Every series below max_series is in the snapshot by now.
 			p.overflow.Inc()
 			return o
 		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if s := p.all[string(key)]; s != nil {
-		p.noteMiss()
+	p.table.Lock()
+	defer p.table.Unlock()
+	if s, ok := p.table.FindLocked(key); ok {
 		return s
 	}
-	if len(p.all) < p.maxSeries {
-		s := p.create(decodeKey(key))
-		p.all[string(key)] = s
-		if len(p.all) >= p.maxSeries {
-			p.publish()
-			p.full.Store(true)
-			return s
+	if p.table.LenLocked() < p.maxSeries {
+		s := p.create(series.Values(key))
+		p.table.AddLocked(key, s)
+		if p.table.LenLocked() >= p.maxSeries {
+			p.table.PublishLocked()
+			p.table.Full.Store(true)
 		}
-		p.noteMiss()
 		return s
 	}
 	p.overflow.Inc()
@@ -294,40 +260,14 @@ func (p *processor) lookupSlow(key []byte) *series {
 	return o
 }
 
-// create resolves the metric children of a label combination (values that
-// are not valid UTF-8 are repaired: Prometheus refuses them).
-func (p *processor) create(vals []string) *series {
-	for i, v := range vals {
-		if !utf8.ValidString(v) {
-			vals[i] = strings.ToValidUTF8(v, "\uFFFD")
-		}
-	}
-	s := &series{count: p.counter.WithLabelValues(vals...)}
+// create resolves the metric children of a label combination.
+func (p *processor) create(vals []string) *metricSeries {
+	s := &metricSeries{count: p.counter.WithLabelValues(vals...)}
 	if p.hist != nil {
 		s.hist = p.hist.WithLabelValues(vals...)
 	}
 	p.count.Add(1)
 	return s
-}
-
-// noteMiss publishes a new snapshot once enough lookups missed it: at once
-// while there are few series, then after a number of misses proportional
-// to the size, so copying stays amortized O(1) per series.
-func (p *processor) noteMiss() {
-	p.misses++
-	if len(p.all) > 1024 && p.misses*8 < len(p.all) {
-		return
-	}
-	p.publish()
-}
-
-func (p *processor) publish() {
-	m := make(map[string]*series, len(p.all))
-	for k, v := range p.all {
-		m[k] = v
-	}
-	p.snap.Store(&m)
-	p.misses = 0
 }
 
 // Shutdown reports count_when failures not logged yet.

@@ -11,14 +11,13 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weft-agent/weft/pipelines"
 	"github.com/weft-agent/weft/pipelines/event"
+	"github.com/weft-agent/weft/plugins/internal/series"
 )
 
 func init() {
@@ -37,7 +36,8 @@ var statusNames = [...]string{"STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_COD
 const statusError = 2
 
 // series holds the metric children of one label combination, resolved once.
-type series struct {
+// metricSeries holds the metric children of one label combination.
+type metricSeries struct {
 	requests prometheus.Counter
 	errors   prometheus.Counter // nil unless the status code is ERROR
 	duration prometheus.Observer
@@ -57,16 +57,12 @@ type processor struct {
 
 	maxSeries, reserve int
 
-	// snap is an immutable map from label key to series that Process reads
-	// without locking or allocating; new series are added under mu to all
-	// and published as a new snapshot.
-	snap           atomic.Pointer[map[string]*series]
-	full           atomic.Bool // max_series reached: new combinations overflow
-	mu             sync.Mutex
-	all            map[string]*series
+	// table holds every label combination; Full: max_series reached, new
+	// combinations overflow. normal and overflowSeries are guarded by its
+	// lock.
+	table          *series.Table[*metricSeries]
 	normal         int // series below max_series
 	overflowSeries int // overflow series (with their service)
-	misses         int
 	count          atomic.Int64
 }
 
@@ -82,7 +78,7 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 	if len(buckets) == 0 {
 		buckets = DefaultBuckets
 	}
-	p := &processor{maxSeries: c.MaxSeries, all: map[string]*series{}}
+	p := &processor{maxSeries: c.MaxSeries, table: series.NewTable[*metricSeries]()}
 	// Overflow series keep the service: at most a tenth of max_series of
 	// them (at least 100), beyond which the service folds too.
 	p.reserve = max(100, c.MaxSeries/10)
@@ -92,8 +88,6 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 		p.dims = append(p.dims, dim{spanKey: "span.attributes." + k, resourceKey: "resource.attributes." + k})
 		labels = append(labels, labelName(d))
 	}
-	empty := map[string]*series{}
-	p.snap.Store(&empty)
 	var reg prometheus.Registerer
 	if s.Telemetry != nil {
 		reg = s.Telemetry.Registerer
@@ -151,8 +145,8 @@ func (p *processor) Process(_ context.Context, events []*event.Event) []*event.E
 		f := ev.Fields()
 		var errSpan bool
 		key, errSpan = p.appendKey(key[:0], f)
-		s := (*p.snap.Load())[string(key)]
-		if s == nil {
+		s, ok := p.table.Get(key)
+		if !ok {
 			s = p.lookupSlow(key, errSpan)
 		}
 		s.requests.Inc()
@@ -182,14 +176,14 @@ func (p *processor) appendKey(b []byte, f map[string]any) ([]byte, bool) {
 	if st, ok := f["status"].(map[string]any); ok {
 		code = toInt(st["code"])
 	}
-	b = appendValue(b, svc)
-	b = appendValue(b, op)
-	b = appendValue(b, kind)
+	b = series.AppendValue(b, svc)
+	b = series.AppendValue(b, op)
+	b = series.AppendValue(b, kind)
 	if code >= 0 && code < int64(len(statusNames)) {
-		b = appendValue(b, statusNames[code])
+		b = series.AppendValue(b, statusNames[code])
 	} else {
 		var nb [20]byte
-		b = appendBytes(b, strconv.AppendInt(nb[:0], code, 10))
+		b = series.AppendBytes(b, strconv.AppendInt(nb[:0], code, 10))
 	}
 	for _, d := range p.dims {
 		v, ok := f[d.spanKey]
@@ -201,44 +195,22 @@ func (p *processor) appendKey(b []byte, f map[string]any) ([]byte, bool) {
 	return b, code == statusError
 }
 
-func appendValue(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendBytes(b, v []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
-}
-
 // appendAny appends an attribute value as its label text.
 func appendAny(b []byte, v any) []byte {
 	var nb [32]byte
 	switch t := v.(type) {
 	case nil:
-		return appendValue(b, "")
+		return series.AppendValue(b, "")
 	case string:
-		return appendValue(b, t)
+		return series.AppendValue(b, t)
 	case int64:
-		return appendBytes(b, strconv.AppendInt(nb[:0], t, 10))
+		return series.AppendBytes(b, strconv.AppendInt(nb[:0], t, 10))
 	case float64:
-		return appendBytes(b, strconv.AppendFloat(nb[:0], t, 'g', -1, 64))
+		return series.AppendBytes(b, strconv.AppendFloat(nb[:0], t, 'g', -1, 64))
 	case bool:
-		return appendValue(b, strconv.FormatBool(t))
+		return series.AppendValue(b, strconv.FormatBool(t))
 	}
-	return appendValue(b, fmt.Sprint(v))
-}
-
-// decodeKey splits a key back into its label values.
-func decodeKey(key []byte) []string {
-	var vals []string
-	for len(key) > 0 {
-		n, w := binary.Uvarint(key)
-		key = key[w:]
-		vals = append(vals, string(key[:n]))
-		key = key[n:]
-	}
-	return vals
+	return series.AppendValue(b, fmt.Sprint(v))
 }
 
 func toInt(v any) int64 {
@@ -271,58 +243,51 @@ func durationSeconds(v any) (float64, bool) {
 // lookupSlow finds or creates the series of a key not in the snapshot. Past
 // max_series, a new combination is counted under the overflow series of
 // its service (or, past the overflow reserve, of all services).
-func (p *processor) lookupSlow(key []byte, errSpan bool) *series {
-	if p.full.Load() {
+func (p *processor) lookupSlow(key []byte, errSpan bool) *metricSeries {
+	if p.table.Full.Load() {
 		// Overflowing spans find their overflow series in the snapshot once
 		// it exists: with their service, or else the one of all services
 		// (which exists only once the reserve is used up). Every series
 		// below max_series is in the snapshot by now.
 		var ob [256]byte
-		snap := *p.snap.Load()
-		s := snap[string(p.overflowKey(ob[:0], key, false))]
-		if s == nil {
-			s = snap[string(p.overflowKey(ob[:0], key, true))]
+		if s, ok := p.table.Get(p.overflowKey(ob[:0], key, false)); ok {
+			p.overflowSpans.Inc()
+			return s
 		}
-		if s != nil {
+		if s, ok := p.table.Get(p.overflowKey(ob[:0], key, true)); ok {
 			p.overflowSpans.Inc()
 			return s
 		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if s := p.all[string(key)]; s != nil {
-		p.noteMiss()
+	p.table.Lock()
+	defer p.table.Unlock()
+	if s, ok := p.table.FindLocked(key); ok {
 		return s
 	}
 	if p.normal < p.maxSeries {
-		s := p.create(decodeKey(key), errSpan)
-		p.all[string(key)] = s
+		s := p.create(series.Values(key), errSpan)
+		p.table.AddLocked(key, s)
 		p.normal++
 		if p.normal >= p.maxSeries {
-			p.publish()
-			p.full.Store(true)
-			return s
+			p.table.PublishLocked()
+			p.table.Full.Store(true)
 		}
-		p.noteMiss()
 		return s
 	}
 	p.overflowSpans.Inc()
 	okey := p.overflowKey(nil, key, false)
-	if s := p.all[string(okey)]; s != nil {
-		p.noteMiss()
+	if s, ok := p.table.FindLocked(okey); ok {
 		return s
 	}
 	if p.overflowSeries >= p.reserve {
 		okey = p.overflowKey(nil, key, true)
-		if s := p.all[string(okey)]; s != nil {
-			p.noteMiss()
+		if s, ok := p.table.FindLocked(okey); ok {
 			return s
 		}
 	}
-	s := p.create(decodeKey(okey), errSpan)
-	p.all[string(okey)] = s
+	s := p.create(series.Values(okey), errSpan)
+	p.table.AddLocked(okey, s)
 	p.overflowSeries++
-	p.noteMiss()
 	return s
 }
 
@@ -336,7 +301,7 @@ func (p *processor) overflowKey(b []byte, key []byte, foldService bool) []byte {
 		key = key[w+int(n):]
 		switch {
 		case vals == 0 && foldService, vals == 1, vals >= 4:
-			b = appendValue(b, Overflow)
+			b = series.AppendValue(b, Overflow)
 		default:
 			b = binary.AppendUvarint(b, uint64(len(v)))
 			b = append(b, v...)
@@ -346,38 +311,12 @@ func (p *processor) overflowKey(b []byte, key []byte, foldService bool) []byte {
 	return b
 }
 
-// create resolves the metric children of a label combination (label
-// values that are not valid UTF-8 are repaired: Prometheus refuses them).
-func (p *processor) create(vals []string, errSpan bool) *series {
-	for i, v := range vals {
-		if !utf8.ValidString(v) {
-			vals[i] = strings.ToValidUTF8(v, "\uFFFD")
-		}
-	}
-	s := &series{requests: p.requests.WithLabelValues(vals...), duration: p.duration.WithLabelValues(vals...)}
+// create resolves the metric children of a label combination.
+func (p *processor) create(vals []string, errSpan bool) *metricSeries {
+	s := &metricSeries{requests: p.requests.WithLabelValues(vals...), duration: p.duration.WithLabelValues(vals...)}
 	if errSpan {
 		s.errors = p.errs.WithLabelValues(vals...)
 	}
 	p.count.Add(1)
 	return s
-}
-
-// noteMiss publishes a new snapshot once enough lookups missed it: at once
-// while there are few series, then after a number of misses proportional
-// to the size, so copying stays amortized O(1) per series.
-func (p *processor) noteMiss() {
-	p.misses++
-	if len(p.all) > 1024 && p.misses*8 < len(p.all) {
-		return
-	}
-	p.publish()
-}
-
-func (p *processor) publish() {
-	m := make(map[string]*series, len(p.all))
-	for k, v := range p.all {
-		m[k] = v
-	}
-	p.snap.Store(&m)
-	p.misses = 0
 }
