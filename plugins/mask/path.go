@@ -1,39 +1,15 @@
 package mask
 
-import (
-	"errors"
-	"strconv"
+import "github.com/weft-agent/weft/plugins/internal/fieldpattern"
 
-	"github.com/weft-agent/weft/pipelines/event"
-)
-
-// Path patterns are JSON pointers in which two whole segments are
-// wildcards:
-//
-//	*   any one key of an object or element of a list   /customer/*
-//	**  any number of levels, including none             /**/password
-//
-// Every other segment is literal (a numeric segment also addresses that
-// list element). "status" and "/status" are the same top-level field, as
-// everywhere in weft. There is no escape for a key that is literally "*".
-
-type segKind uint8
-
-const (
-	segLit segKind = iota
-	segStar
-	segAny // **
-)
-
-type pseg struct {
-	kind segKind
-	lit  string
-	idx  int // lit as a list index, or -1
-}
+// Path patterns are fieldpattern's: JSON pointers in which * is any one
+// key or list element (/customer/*) and ** any number of levels
+// (/**/password). "status" and "/status" are the same top-level field, as
+// everywhere in weft.
 
 type pattern struct {
 	raw  string
-	segs []pseg
+	segs []fieldpattern.Seg
 	// last is set when the pattern is "/**/<lit>": it matches every path
 	// whose last key is lit, which is checked without walking the path.
 	last     string
@@ -41,30 +17,13 @@ type pattern struct {
 }
 
 func compilePattern(s string) (*pattern, error) {
-	p := event.ParsePath(s)
-	if p.IsRoot() {
-		return nil, errors.New("must name a field, not the whole event")
+	raw, segs, err := fieldpattern.Compile(s)
+	if err != nil {
+		return nil, err
 	}
-	pat := &pattern{raw: p.String()}
-	for _, seg := range p.Segments() {
-		ps := pseg{lit: seg, idx: -1}
-		switch seg {
-		case "*":
-			ps.kind = segStar
-		case "**":
-			ps.kind = segAny
-			if n := len(pat.segs); n > 0 && pat.segs[n-1].kind == segAny {
-				continue // "**/**" is "**"
-			}
-		default:
-			if i, err := strconv.Atoi(seg); err == nil && i >= 0 && strconv.Itoa(i) == seg {
-				ps.idx = i
-			}
-		}
-		pat.segs = append(pat.segs, ps)
-	}
-	if len(pat.segs) == 2 && pat.segs[0].kind == segAny && pat.segs[1].kind == segLit {
-		pat.last, pat.lastOnly = pat.segs[1].lit, true
+	pat := &pattern{raw: raw, segs: segs}
+	if len(segs) == 2 && segs[0].Kind == fieldpattern.Any && segs[1].Kind == fieldpattern.Lit {
+		pat.last, pat.lastOnly = segs[1].Lit, true
 	}
 	return pat, nil
 }
@@ -83,10 +42,10 @@ func (p *pattern) match(path []pathSeg) bool {
 	return globMatch(p.segs, path)
 }
 
-func globMatch(ps []pseg, path []pathSeg) bool {
+func globMatch(ps []fieldpattern.Seg, path []pathSeg) bool {
 	for len(ps) > 0 {
-		switch ps[0].kind {
-		case segAny:
+		switch ps[0].Kind {
+		case fieldpattern.Any:
 			rest := ps[1:]
 			if len(rest) == 0 {
 				return true
@@ -97,7 +56,7 @@ func globMatch(ps []pseg, path []pathSeg) bool {
 				}
 			}
 			return false
-		case segStar:
+		case fieldpattern.Star:
 			if len(path) == 0 {
 				return false
 			}
@@ -106,10 +65,10 @@ func globMatch(ps []pseg, path []pathSeg) bool {
 				return false
 			}
 			if s := path[0]; s.idx >= 0 {
-				if ps[0].idx != s.idx {
+				if ps[0].Idx != s.idx {
 					return false
 				}
-			} else if ps[0].lit != s.key {
+			} else if ps[0].Lit != s.key {
 				return false
 			}
 		}

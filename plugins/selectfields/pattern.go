@@ -1,11 +1,9 @@
 package selectfields
 
 import (
-	"errors"
 	"fmt"
-	"strconv"
 
-	"github.com/weft-agent/weft/pipelines/event"
+	"github.com/weft-agent/weft/plugins/internal/fieldpattern"
 )
 
 // A pattern is a JSON pointer (RFC 6901: "/a/b", "~1" for "/", "~0" for
@@ -19,68 +17,32 @@ import (
 // element of a list. A list is a level, as in JSON pointers: the ids of a
 // list of orders are /orders/*/id.
 
-type segKind uint8
-
-const (
-	segLit segKind = iota
-	segStar
-	segAny // **
-)
-
-type pseg struct {
-	kind segKind
-	lit  string
-	idx  int // lit as a list index, or -1
-}
-
 type pattern struct {
 	raw  string
-	segs []pseg
+	segs []fieldpattern.Seg
 }
 
 // maxSegs keeps a pattern's positions in one uint64.
 const maxSegs = 62
 
 func compilePattern(s string) (*pattern, error) {
-	p := event.ParsePath(s)
-	if p.IsRoot() {
-		return nil, errors.New("must name a field, not the whole event")
+	raw, segs, err := fieldpattern.Compile(s)
+	if err != nil {
+		return nil, err
 	}
-	pat := &pattern{raw: p.String()}
-	onlyAny := true
-	for _, seg := range p.Segments() {
-		ps := pseg{lit: seg, idx: -1}
-		switch seg {
-		case "*":
-			ps.kind = segStar
-		case "**":
-			ps.kind = segAny
-			if n := len(pat.segs); n > 0 && pat.segs[n-1].kind == segAny {
-				continue // "**/**" is "**"
-			}
-		default:
-			if i, err := strconv.Atoi(seg); err == nil && i >= 0 && strconv.Itoa(i) == seg {
-				ps.idx = i
-			}
-		}
-		if ps.kind != segAny {
-			onlyAny = false
-		}
-		pat.segs = append(pat.segs, ps)
-	}
-	if onlyAny {
+	if fieldpattern.OnlyAny(segs) {
 		return nil, fmt.Errorf("%q matches the whole event; name a field", s)
 	}
-	if len(pat.segs) > maxSegs {
+	if len(segs) > maxSegs {
 		return nil, fmt.Errorf("more than %d levels", maxSegs)
 	}
-	return pat, nil
+	return &pattern{raw: raw, segs: segs}, nil
 }
 
 // plainKey reports whether the pattern is one literal top-level key.
 func (p *pattern) plainKey() (string, bool) {
-	if len(p.segs) == 1 && p.segs[0].kind == segLit {
-		return p.segs[0].lit, true
+	if len(p.segs) == 1 && p.segs[0].Kind == fieldpattern.Lit {
+		return p.segs[0].Lit, true
 	}
 	return "", false
 }
@@ -89,7 +51,7 @@ func (p *pattern) plainKey() (string, bool) {
 // segment (it can then be deleted with event.Path).
 func (p *pattern) literal() bool {
 	for _, s := range p.segs {
-		if s.kind != segLit || s.idx >= 0 {
+		if s.Kind != fieldpattern.Lit || s.Idx >= 0 {
 			return false
 		}
 	}
@@ -126,7 +88,7 @@ func (m *matcher) start(st []uint64) []uint64 {
 // closure adds the positions after each ** reached (it may match no level).
 func (p *pattern) closure(mask uint64) uint64 {
 	for i, s := range p.segs {
-		if s.kind == segAny && mask&(1<<i) != 0 {
+		if s.Kind == fieldpattern.Any && mask&(1<<i) != 0 {
 			mask |= 1 << (i + 1)
 		}
 	}
@@ -145,13 +107,13 @@ func (m *matcher) step(st []uint64, key string, idx int, next []uint64) (full, l
 			if mask&(1<<i) == 0 {
 				continue
 			}
-			switch s.kind {
-			case segAny:
+			switch s.Kind {
+			case fieldpattern.Any:
 				out |= 1 << i
-			case segStar:
+			case fieldpattern.Star:
 				out |= 1 << (i + 1)
 			default:
-				if idx < 0 && s.lit == key || idx >= 0 && s.idx == idx {
+				if idx < 0 && s.Lit == key || idx >= 0 && s.Idx == idx {
 					out |= 1 << (i + 1)
 				}
 			}
