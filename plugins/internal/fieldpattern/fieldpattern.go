@@ -3,8 +3,8 @@
 // for "~"; the leading slash is optional) in which two whole segments are
 // wildcards:
 //
-//	*   exactly one level: any key of an object, or any element of a list
-//	**  any number of levels, none included
+//   - exactly one level: any key of an object, or any element of a list
+//     **  any number of levels, none included
 //
 // Every other segment is literal; a numeric one ("0") also addresses that
 // element of a list. There is no escape for a key that is literally "*".
