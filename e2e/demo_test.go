@@ -69,6 +69,24 @@ func TestDemo(t *testing.T) {
 	if len(logs) < 100 || len(spans) < 100 || len(smap) == 0 {
 		t.Fatalf("%d logs, %d spans, %d service-map documents", len(logs), len(spans), len(smap))
 	}
+	// The shop's inventory service is instrumented: payment's
+	// update_inventory span (peer.service: inventory) pairs with its real
+	// server span, and draws no virtual node (whose resource would be
+	// update_inventory).
+	var toInventory bool
+	for _, d := range smap {
+		dest, _ := d["destination"].(map[string]any)
+		target, _ := d["target"].(map[string]any)
+		if dest["resource"] == "update_inventory" || target["resource"] == "update_inventory" {
+			t.Errorf("virtual node for an instrumented server: %v", d)
+		}
+		if d["serviceName"] == "payment" && dest["domain"] == "inventory" && dest["resource"] == "/inventory/reserve" {
+			toInventory = true
+		}
+	}
+	if !toInventory {
+		t.Errorf("no payment → inventory relationship: %v", smap)
+	}
 	// The final table is read after the shutdown flush: the service map's
 	// last documents are counted as created and sent, as written.
 	row := regexp.MustCompile(`(?m)^\s+service-map\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+yes$`).FindStringSubmatch(out)

@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,22 +82,37 @@ func TestOpenSearchReferenceTraceAnalyticsPipelines(t *testing.T) {
 	if code := p.wait(60 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+	// The six documents (plugins/servicemapstateful/README.md): client →
+	// order → payment as Data Prepper draws them, and payment →
+	// inventory, the virtual node of update_inventory's peer.service
+	// (inventory is not instrumented), with its target so that Dashboards
+	// draws the edge. Keyed by hashId, so reruns do not add documents.
+	want := map[string]string{
+		"hMcfxDebRQoy7uvHXlcrSQ==": "client SPAN_KIND_SERVER dest order /checkout",
+		"k0/SoqSX3TcXgp2OWZ4kuw==": "order SPAN_KIND_SERVER target order /checkout",
+		"qKlW9NF9MAjqFegpvCVLnQ==": "order SPAN_KIND_SERVER dest payment /checkout",
+		"0ELNvQ4yrFdXGckmmLUXwQ==": "payment SPAN_KIND_SERVER target payment /checkout",
+		"n+JXabfCcrIeMP691QwcpA==": "payment SPAN_KIND_CLIENT dest inventory update_inventory",
+		"mZYvSouwJIYzb/YHHR/0Mg==": "inventory SPAN_KIND_SERVER target inventory update_inventory",
+	}
 	var edges []map[string]any
 	eventually(t, 30*time.Second, "service-map relationships", func() bool {
 		o.do("POST", "/otel-v1-apm-service-map/_refresh", "")
 		edges = o.search("otel-v1-apm-service-map", `{"size":50,"query":{"term":{"traceGroupName":"client_checkout"}}}`)
-		return len(edges) >= 4
+		return len(edges) >= len(want)
 	})
-	pairs := map[string]bool{}
+	got := map[string]string{}
 	for _, e := range edges {
-		if d, ok := e["destination"].(map[string]any); ok && d["domain"] != nil {
-			pairs[e["serviceName"].(string)+"->"+d["domain"].(string)] = true
+		desc := fmt.Sprint(e["serviceName"], " ", e["kind"])
+		for _, side := range [][2]string{{"destination", "dest"}, {"target", "target"}} {
+			if d, ok := e[side[0]].(map[string]any); ok {
+				desc += fmt.Sprint(" ", side[1], " ", d["domain"], " ", d["resource"])
+			}
 		}
+		got[fmt.Sprint(e["hashId"])] = desc
 	}
-	for _, want := range []string{"client->order", "order->payment"} {
-		if !pairs[want] {
-			t.Errorf("service map lacks %s: %v", want, pairs)
-		}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("service map for client_checkout:\n got  %v\n want %v", got, want)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,16 @@ const (
 	fName         = "name"
 	fKind         = "kind"
 	fServiceName  = "serviceName"
+	// Span attributes are top-level fields, the key's dots written "@".
+	fSpanAttributes = "span.attributes."
+)
+
+// Span kinds that matter to virtual nodes.
+const (
+	kindClient   = "SPAN_KIND_CLIENT"
+	kindProducer = "SPAN_KIND_PRODUCER"
+	kindServer   = "SPAN_KIND_SERVER"
+	kindConsumer = "SPAN_KIND_CONSUMER"
 )
 
 type traceKey [16]byte
@@ -66,16 +77,21 @@ type spanRec struct {
 }
 
 // window is one window_duration of spans and root span names (trace
-// groups), as Data Prepper's current and previous windows.
+// groups), as Data Prepper's current and previous windows. peers holds the
+// CLIENT and PRODUCER spans that carry a virtual_node_peer_attributes value
+// (interned) and have not been found to have a child in another service:
+// the candidates for a virtual node.
 type window struct {
 	spans  map[uint64]spanRec
 	groups map[traceKey]uint32
+	peers  map[uint64]uint32
 	strs   []string
 	ids    map[string]uint32
 }
 
 func newWindow() *window {
-	return &window{spans: map[uint64]spanRec{}, groups: map[traceKey]uint32{}, ids: map[string]uint32{}}
+	return &window{spans: map[uint64]spanRec{}, groups: map[traceKey]uint32{}, peers: map[uint64]uint32{},
+		ids: map[string]uint32{}}
 }
 
 func (w *window) intern(s string) uint32 {
@@ -177,6 +193,9 @@ type nodeKey struct {
 type processor struct {
 	window   int64
 	maxSpans int
+	// peerKeys are the span-document fields of virtual_node_peer_attributes,
+	// in order of precedence.
+	peerKeys []string
 
 	mu        sync.Mutex
 	cur, prev *window
@@ -207,9 +226,17 @@ func newProcessor(s pipelines.Settings, c *Config, now func() time.Time) (*proce
 	if c.WindowDuration <= 0 || c.MaxWindowSpans < 1 {
 		return nil, errors.New("window_duration and max_window_spans must be positive")
 	}
+	peerKeys := make([]string, len(c.VirtualNodePeerAttributes))
+	for i, a := range c.VirtualNodePeerAttributes {
+		if a == "" {
+			return nil, fmt.Errorf("virtual_node_peer_attributes[%d] is empty", i)
+		}
+		peerKeys[i] = fSpanAttributes + strings.ReplaceAll(a, ".", "@")
+	}
 	p := &processor{
 		window:        int64(c.WindowDuration),
 		maxSpans:      c.MaxWindowSpans,
+		peerKeys:      peerKeys,
 		cur:           newWindow(),
 		prev:          newWindow(),
 		connectedLast: map[nodeKey]struct{}{},
@@ -235,6 +262,7 @@ type inRec struct {
 	hasParent     bool
 	service, name string
 	kind          string
+	peer          string // the virtual node it names, if a CLIENT or PRODUCER span
 }
 
 // Process records the batch's spans in the current window and consumes
@@ -326,6 +354,14 @@ func (p *processor) read(f map[string]any) (inRec, bool) {
 	}
 	r.name, _ = f[fName].(string)
 	r.kind, _ = f[fKind].(string)
+	if len(p.peerKeys) > 0 && (r.kind == kindClient || r.kind == kindProducer) {
+		for _, k := range p.peerKeys {
+			if v, _ := f[k].(string); v != "" {
+				r.peer = v
+				break
+			}
+		}
+	}
 	return r, true
 }
 
@@ -338,8 +374,25 @@ func (p *processor) insertLocked(recs []inRec) {
 		if !r.hasParent {
 			w.groups[r.trace] = w.intern(r.name)
 		}
+		if r.peer != "" {
+			p.addPeerLocked(r.id, r.peer)
+		}
 	}
 	p.held.Store(int64(len(p.cur.spans) + len(p.prev.spans)))
+}
+
+// addPeerLocked makes a span of the current window a virtual-node
+// candidate. A span sent again (the same ID in the previous window) is a
+// candidate at its latest copy only, and not at all if the earlier copy
+// already found its child in another service.
+func (p *processor) addPeerLocked(id uint64, peer string) {
+	if _, seen := p.prev.spans[id]; seen {
+		if _, cand := p.prev.peers[id]; !cand {
+			return
+		}
+		delete(p.prev.peers, id)
+	}
+	p.cur.peers[id] = p.cur.intern(peer)
 }
 
 // Flush evaluates everything held at shutdown: the relationships of both
@@ -397,6 +450,10 @@ func (p *processor) rotateLocked(now int64, final bool) []*event.Event {
 	connected := map[nodeKey]struct{}{}
 	p.evalWindow(p.prev, ev, connected)
 	p.evalWindow(p.cur, ev, connected)
+	p.virtualNodes(p.prev, ev, connected)
+	if final {
+		p.virtualNodes(p.cur, ev, connected)
+	}
 	p.isolated(p.prev, ev, connected)
 	if final {
 		p.isolated(p.cur, ev, connected)
@@ -450,6 +507,14 @@ func (p *processor) evalWindow(w *window, ev *evaluation, connected map[nodeKey]
 			w.spans[id] = c
 			continue
 		}
+		// The parent has its real server: it is no virtual node (in
+		// either window, should it have been sent twice).
+		if len(p.prev.peers) > 0 {
+			delete(p.prev.peers, c.parent)
+		}
+		if len(p.cur.peers) > 0 {
+			delete(p.cur.peers, c.parent)
+		}
 		tg, hasTG := p.traceGroup(c.trace)
 		if c.state == emittedNoTG && !hasTG {
 			continue // emitted with a null trace group already; nothing new
@@ -467,6 +532,42 @@ func (p *processor) evalWindow(w *window, ev *evaluation, connected map[nodeKey]
 			c.state = emittedNoTG
 		}
 		w.spans[id] = c
+	}
+}
+
+// virtualNodes emits the virtual nodes of w's candidates, evaluated for
+// the last time: a CLIENT (PRODUCER) span that found no child in another
+// service in either window, as long as it was held, yields a destination
+// relationship for its service (its kind, destination = the peer attribute's
+// value and the span's name) and the target relationship the peer would
+// report if it were instrumented (SPAN_KIND_SERVER, or SPAN_KIND_CONSUMER
+// for a PRODUCER), so that Dashboards, which pairs a destination with the
+// target of the same domain and resource, draws the edge.
+func (p *processor) virtualNodes(w *window, ev *evaluation, connected map[nodeKey]struct{}) {
+	for id, peerID := range w.peers {
+		s, ok := w.spans[id]
+		if !ok {
+			continue
+		}
+		svc, peer, kind := w.strs[s.service], w.strs[peerID], w.strs[s.kind]
+		if peer == svc {
+			continue // a call within the service draws no edge
+		}
+		peerKind := kindServer
+		switch kind {
+		case kindClient:
+		case kindProducer:
+			peerKind = kindConsumer
+		default:
+			continue // a later copy of the span under another kind
+		}
+		name := w.strs[s.name]
+		tg, hasTG := p.traceGroup(s.trace)
+		connected[nodeKey{s.trace, svc}] = struct{}{}
+		ev.add(relKey{service: svc, kind: kind, kindSet: true, tg: tg, tgSet: hasTG,
+			destDomain: peer, destResource: name, dest: true})
+		ev.add(relKey{service: peer, kind: peerKind, kindSet: true, tg: tg, tgSet: hasTG,
+			targetDomain: peer, targetResource: name, target: true})
 	}
 }
 

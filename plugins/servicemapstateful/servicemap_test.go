@@ -151,33 +151,88 @@ func fixture(t *testing.T) []*event.Event {
 	return evs
 }
 
-// The fixture: client calls order, order calls payment (both traces, the
-// same four documents), each once per window, again in the next window
-// with new traffic, not again without.
-func TestFixtureRelationships(t *testing.T) {
-	p, clock, reg := newTest(t, nil)
-	spans := fixture(t)
-	want := expectedEdges(spans)
+// endWindow ends the window with an idle tick and checks what it emits
+// (want nil: nothing).
+func endWindow(t *testing.T, p *processor, clock *fakeClock, what string, want []doc) {
+	t.Helper()
+	clock.advance(windowLen)
+	if got := docs(t, p.Process(ctx, nil)); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got  %v\n want %v", what, got, want)
+	}
+}
 
-	// The service-level edges the walk found, stated literally.
+// fixtureDocs are the fixture's documents, stated literally; the hashIds
+// were computed outside Go (Python's hashlib) from Data Prepper's input,
+// e.g. MD5("client,SPAN_KIND_SERVER,client_checkout,,/checkout,order").
+var (
+	fixtureReal = []doc{
+		{service: "client", kind: "SPAN_KIND_SERVER", destDomain: "order", destResource: "/checkout",
+			traceGroup: "client_checkout", hashID: "hMcfxDebRQoy7uvHXlcrSQ=="},
+		{service: "order", kind: "SPAN_KIND_SERVER", targetDomain: "order", targetResource: "/checkout",
+			traceGroup: "client_checkout", hashID: "k0/SoqSX3TcXgp2OWZ4kuw=="},
+		{service: "order", kind: "SPAN_KIND_SERVER", destDomain: "payment", destResource: "/checkout",
+			traceGroup: "client_checkout", hashID: "qKlW9NF9MAjqFegpvCVLnQ=="},
+		{service: "payment", kind: "SPAN_KIND_SERVER", targetDomain: "payment", targetResource: "/checkout",
+			traceGroup: "client_checkout", hashID: "0ELNvQ4yrFdXGckmmLUXwQ=="},
+	}
+	// The payment service's update_inventory CLIENT span (peer.service:
+	// inventory, no inventory span): the virtual node's two documents.
+	fixtureVirtual = []doc{
+		{service: "inventory", kind: "SPAN_KIND_SERVER", targetDomain: "inventory", targetResource: "update_inventory",
+			traceGroup: "client_checkout", hashID: "mZYvSouwJIYzb/YHHR/0Mg=="},
+		{service: "payment", kind: "SPAN_KIND_CLIENT", destDomain: "inventory", destResource: "update_inventory",
+			traceGroup: "client_checkout", hashID: "n+JXabfCcrIeMP691QwcpA=="},
+	}
+)
+
+func sortedDocs(ds ...[]doc) []doc {
+	var out []doc
+	for _, d := range ds {
+		out = append(out, d...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// edgesOf lists a set of documents' service-level edges (destinations).
+func edgesOf(ds []doc) []string {
 	var edges []string
-	for _, d := range want {
+	for _, d := range ds {
 		if d.destDomain != "" {
 			edges = append(edges, d.service+"->"+d.destDomain)
 		}
 	}
-	if !reflect.DeepEqual(edges, []string{"client->order", "order->payment"}) {
-		t.Fatalf("the fixture's edges: %v", edges)
+	sort.Strings(edges)
+	return edges
+}
+
+// The fixture: client calls order, order calls payment (both traces, the
+// same four documents, as Data Prepper emits them), and payment calls the
+// uninstrumented inventory (a virtual node, two more documents, emitted
+// when the update_inventory spans are evaluated for the last time: one
+// window later). Each once per window, again in a later window with new
+// traffic, not again without.
+func TestFixtureRelationships(t *testing.T) {
+	spans := fixture(t)
+	// The independent walk finds the real edges and their documents.
+	if want := expectedEdges(spans); !reflect.DeepEqual(want, fixtureReal) {
+		t.Fatalf("the fixture's real edges:\n walk    %v\n literal %v", want, fixtureReal)
 	}
-	if len(want) != 4 {
-		t.Fatalf("want 4 documents, the walk found %d", len(want))
-	}
-	for _, d := range want {
-		if d.traceGroup != "client_checkout" || d.kind != "SPAN_KIND_SERVER" {
-			t.Errorf("expected document %v", d)
+	all := sortedDocs(fixtureReal, fixtureVirtual)
+	for _, d := range all {
+		want := javaHash(d.service, d.kind, d.traceGroup, d.targetResource, d.targetDomain, "")
+		if d.destDomain != "" {
+			want = javaHash(d.service, d.kind, d.traceGroup, "", d.destResource, d.destDomain)
+		}
+		if d.hashID != want {
+			t.Errorf("literal hashId of %v is not %s", d, want)
 		}
 	}
+	if got := edgesOf(all); !reflect.DeepEqual(got, []string{"client->order", "order->payment", "payment->inventory"}) {
+		t.Fatalf("the fixture's edges: %v", got)
+	}
 
+	p, clock, reg := newTest(t, nil)
 	out := p.Process(ctx, slices.Clone(spans))
 	if len(out) != 0 {
 		t.Fatalf("spans must be consumed and nothing emitted before the window ends; got %d", len(out))
@@ -191,32 +246,46 @@ func TestFixtureRelationships(t *testing.T) {
 	}
 	clock.advance(time.Second)
 	got := docs(t, p.Process(ctx, nil)) // the idle tick ends the window
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("window 1:\n got  %v\n want %v", got, want)
-	}
-	// The client→order document's ID, computed outside Go (Python's hashlib).
-	if got[0].service != "client" || got[0].hashID != "hMcfxDebRQoy7uvHXlcrSQ==" {
-		t.Errorf("client→order document %v, hashId %s", got[0], got[0].hashID)
+	if !reflect.DeepEqual(got, fixtureReal) {
+		t.Fatalf("window 1:\n got  %v\n want %v", got, fixtureReal)
 	}
 	if v := pipelinestest.CounterValue(reg, "weft_pipeline_events_created_total"); v != 4 {
 		t.Errorf("created = %v, want 4", v)
 	}
+	// Window 2 without traffic: the update_inventory spans are evaluated
+	// for the last time (their server could have come in window 2), so the
+	// virtual node follows; nothing else (every service took part in an
+	// edge, so there are no isolated nodes).
+	endWindow(t, p, clock, "window 2", fixtureVirtual)
+	endWindow(t, p, clock, "window 3 without traffic", nil)
+	// Window 4 with the same traffic again (twice): emitted again, once;
+	// Flush evaluates the window's spans to the end: the virtual node.
+	p.Process(ctx, slices.Clone(fixture(t)))
+	p.Process(ctx, slices.Clone(fixture(t)))
+	endWindow(t, p, clock, "window 4", fixtureReal)
+	if got := docs(t, p.Flush(ctx)); !reflect.DeepEqual(got, fixtureVirtual) {
+		t.Errorf("Flush after window 4:\n got  %v\n want %v", got, fixtureVirtual)
+	}
+	if v := pipelinestest.CounterValue(reg, "weft_service_map_relationships_total"); v != 12 {
+		t.Errorf("relationships = %v, want 12", v)
+	}
 
-	// Window 2 without traffic: nothing new (the spans were evaluated, and
-	// every service took part in an edge, so there are no isolated nodes).
-	clock.advance(windowLen)
-	if out := p.Process(ctx, nil); len(out) != 0 {
-		t.Fatalf("window 2 without traffic emitted %v", docs(t, out))
-	}
-	// Window 3 with the same traffic again: emitted again, once.
+	// Flush right after the spans: all six at once.
+	p, _, _ = newTest(t, nil)
 	p.Process(ctx, slices.Clone(fixture(t)))
-	p.Process(ctx, slices.Clone(fixture(t)))
-	clock.advance(windowLen)
-	if got := docs(t, p.Process(ctx, nil)); !reflect.DeepEqual(got, want) {
-		t.Fatalf("window 3:\n got  %v\n want %v", got, want)
+	if got := docs(t, p.Flush(ctx)); !reflect.DeepEqual(got, all) {
+		t.Errorf("Flush:\n got  %v\n want %v", got, all)
 	}
-	if got := p.Flush(ctx); len(got) != 0 {
-		t.Errorf("Flush after the last window emitted %v", docs(t, got))
+
+	// virtual_node_peer_attributes: [] is Data Prepper's output: the four
+	// documents, and nothing for update_inventory, ever.
+	p, clock, _ = newTest(t, func(c *Config) { c.VirtualNodePeerAttributes = []string{} })
+	p.Process(ctx, slices.Clone(fixture(t)))
+	endWindow(t, p, clock, "without virtual nodes, window 1", fixtureReal)
+	endWindow(t, p, clock, "without virtual nodes, window 2", nil)
+	p.Process(ctx, slices.Clone(fixture(t)))
+	if got := docs(t, p.Flush(ctx)); !reflect.DeepEqual(got, fixtureReal) {
+		t.Fatalf("without virtual nodes, Flush:\n got  %v\n want %v", got, fixtureReal)
 	}
 }
 
@@ -372,17 +441,60 @@ func TestPassThroughAndAcks(t *testing.T) {
 	}
 }
 
+// expectedVirtual walks the spans independently: every CLIENT span with a
+// peer.service and no child in another service is a virtual node.
+func expectedVirtual(spans []*event.Event) []doc {
+	str := func(ev *event.Event, k string) string { s, _ := ev.Fields()[k].(string); return s }
+	svcOf := map[string]string{}
+	group := map[string]string{}
+	for _, ev := range spans {
+		svcOf[str(ev, "spanId")] = str(ev, "serviceName")
+		if str(ev, "parentSpanId") == "" {
+			group[str(ev, "traceId")] = str(ev, "name")
+		}
+	}
+	served := map[string]bool{}
+	for _, ev := range spans {
+		if ps, ok := svcOf[str(ev, "parentSpanId")]; ok && ps != str(ev, "serviceName") {
+			served[str(ev, "parentSpanId")] = true
+		}
+	}
+	set := map[doc]bool{}
+	for _, ev := range spans {
+		peer := str(ev, "span.attributes.peer@service")
+		if str(ev, "kind") != "SPAN_KIND_CLIENT" || peer == "" || served[str(ev, "spanId")] {
+			continue
+		}
+		for _, d := range virtualDocs(str(ev, "serviceName"), "SPAN_KIND_CLIENT", peer, "SPAN_KIND_SERVER",
+			str(ev, "name"), group[str(ev, "traceId")]) {
+			set[d] = true
+		}
+	}
+	var out []doc
+	for d := range set {
+		out = append(out, d)
+	}
+	return sortedDocs(out)
+}
+
 // 4 goroutines, 2,000 traces shuffled, windows ending meanwhile: the set
-// of relationships emitted equals the walk's.
+// of relationships emitted equals the walks' (real edges, and the virtual
+// node each trace's last span, a CLIENT span of inventory with
+// peer.service: warehouse, draws).
 func TestConcurrent(t *testing.T) {
 	p, clock, _ := newTest(t, nil)
 	var all []*event.Event
 	for i := 0; i < 2000; i++ {
 		root, kids := spantest.Trace(i%50, 3) // 50 distinct traces, repeated
+		withAttrs(kids[2], "peer.service", "warehouse")
 		all = append(all, root)
 		all = append(all, kids...)
 	}
-	want := expectedEdges(all)
+	want := sortedDocs(expectedEdges(all), expectedVirtual(all))
+	if edges := slices.Compact(edgesOf(want)); !reflect.DeepEqual(edges,
+		[]string{"checkout->payment", "frontend->checkout", "inventory->warehouse", "payment->inventory"}) {
+		t.Fatalf("the walks' edges: %v", edges)
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	batches := make(chan []*event.Event)
@@ -430,6 +542,185 @@ func TestConcurrent(t *testing.T) {
 		if d.traceGroup != "" {
 			t.Errorf("unexpected %v", d)
 		}
+	}
+}
+
+// withAttrs sets span attributes as the span documents hold them:
+// top-level "span.attributes.<key, dots as @>" fields.
+func withAttrs(ev *event.Event, kv ...any) *event.Event {
+	f := ev.Fields()
+	for i := 0; i+1 < len(kv); i += 2 {
+		f["span.attributes."+strings.ReplaceAll(kv[i].(string), ".", "@")] = kv[i+1]
+	}
+	return ev
+}
+
+// virtualDocs are the two documents of a virtual node, computed here.
+func virtualDocs(svc, kind, peer, peerKind, name, tg string) []doc {
+	return sortedDocs([]doc{
+		{service: svc, kind: kind, destDomain: peer, destResource: name, traceGroup: tg,
+			hashID: javaHash(svc, kind, tg, "", name, peer)},
+		{service: peer, kind: peerKind, targetDomain: peer, targetResource: name, traceGroup: tg,
+			hashID: javaHash(peer, peerKind, tg, name, peer, "")},
+	})
+}
+
+// runWindows feeds one slice of spans per window (each window ended by an
+// idle tick), then flushes, and returns every document emitted.
+func runWindows(t *testing.T, p *processor, clock *fakeClock, windows [][]*event.Event) []doc {
+	t.Helper()
+	var out []*event.Event
+	for _, w := range windows {
+		out = append(out, p.Process(ctx, w)...)
+		clock.advance(windowLen)
+		out = append(out, p.Process(ctx, nil)...)
+	}
+	clock.advance(windowLen)
+	out = append(out, p.Process(ctx, nil)...)
+	out = append(out, p.Flush(ctx)...)
+	return docs(t, out)
+}
+
+// A CLIENT span whose server is instrumented draws the real edge only,
+// whenever the server span comes while the client span is held (the same
+// window, the next one, or before it), and whether or not the client
+// span was sent twice.
+func TestVirtualNodeRealServerWins(t *testing.T) {
+	// peer.service names something else than the real server, so that a
+	// virtual node, if wrongly emitted, shows.
+	root := func() *event.Event { return span(tr1, "0000000000000001", "", "checkout", "SPAN_KIND_SERVER", "web") }
+	call := func() *event.Event {
+		return withAttrs(span(tr1, "0000000000000002", "0000000000000001", "charge", "SPAN_KIND_CLIENT", "web"),
+			"peer.service", "payments")
+	}
+	srv := func() *event.Event {
+		return span(tr1, "0000000000000003", "0000000000000002", "charge", "SPAN_KIND_SERVER", "pay")
+	}
+	want := expectedEdges([]*event.Event{root(), call(), srv()})
+	if got := edgesOf(want); !reflect.DeepEqual(got, []string{"web->pay"}) || len(want) != 2 {
+		t.Fatalf("the walk: %v", want)
+	}
+	for _, c := range []struct {
+		name    string
+		windows [][]*event.Event
+	}{
+		{"same window", [][]*event.Event{{root(), call(), srv()}}},
+		{"server in the next window", [][]*event.Event{{root(), call()}, {srv()}}},
+		{"server in the window before", [][]*event.Event{{srv()}, {root(), call()}}},
+		{"client sent again after its server", [][]*event.Event{{root(), call(), srv()}, {call()}}},
+		{"client sent again, server after the second copy", [][]*event.Event{{root(), call()}, {root(), call()}, {srv()}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, clock, _ := newTest(t, nil)
+			var got []doc
+			for _, d := range runWindows(t, p, clock, c.windows) {
+				if d.kind != "" { // isolated nodes aside
+					got = append(got, d)
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("\n got  %v\n want %v (each once, no virtual node)", got, want)
+			}
+		})
+	}
+
+	// The documented limit: a server span that comes two windows after
+	// its client span finds nothing to pair with (as in Data Prepper), and
+	// the client span, evaluated for the last time without it, was drawn
+	// to its virtual node.
+	p, clock, _ := newTest(t, nil)
+	got := runWindows(t, p, clock, [][]*event.Event{{root(), call()}, {}, {srv()}})
+	wantLate := sortedDocs(virtualDocs("web", "SPAN_KIND_CLIENT", "payments", "SPAN_KIND_SERVER", "charge", "checkout"),
+		[]doc{{service: "pay", hashID: javaHash("pay", "null", "null", "", "")}})
+	if !reflect.DeepEqual(got, wantLate) {
+		t.Fatalf("server two windows late:\n got  %v\n want %v", got, wantLate)
+	}
+}
+
+// Which attribute names the virtual node: the first of the list with a
+// non-empty string value; only CLIENT and PRODUCER spans have one; a
+// service with a virtual edge is not an isolated node, one without still is.
+func TestVirtualNodeAttributePrecedence(t *testing.T) {
+	custom := []string{"server.address", "peer.service"}
+	for _, c := range []struct {
+		name     string
+		attrs    []string // nil: the defaults
+		kind     string
+		kv       []any
+		peer     string // "": no virtual node
+		peerKind string
+	}{
+		{"peer.service first", nil, "SPAN_KIND_CLIENT", []any{"db.system", "postgresql", "db.name", "orders", "peer.service", "orders-db"}, "orders-db", "SPAN_KIND_SERVER"},
+		{"service.peer.name (newer semconv)", nil, "SPAN_KIND_CLIENT", []any{"service.peer.name", "auth", "db.name", "orders"}, "auth", "SPAN_KIND_SERVER"},
+		{"db.name before db.system", nil, "SPAN_KIND_CLIENT", []any{"db.system", "postgresql", "db.name", "orders"}, "orders", "SPAN_KIND_SERVER"},
+		{"db.namespace before db.system", nil, "SPAN_KIND_CLIENT", []any{"db.system.name", "postgresql", "db.namespace", "orders"}, "orders", "SPAN_KIND_SERVER"},
+		{"db.system alone", nil, "SPAN_KIND_CLIENT", []any{"db.system", "redis"}, "redis", "SPAN_KIND_SERVER"},
+		{"db.system.name alone", nil, "SPAN_KIND_CLIENT", []any{"db.system.name", "mysql"}, "mysql", "SPAN_KIND_SERVER"},
+		{"empty value skipped", nil, "SPAN_KIND_CLIENT", []any{"peer.service", "", "db.system", "redis"}, "redis", "SPAN_KIND_SERVER"},
+		{"non-string value skipped", nil, "SPAN_KIND_CLIENT", []any{"peer.service", int64(7), "db.system", "redis"}, "redis", "SPAN_KIND_SERVER"},
+		{"server.address not a default", nil, "SPAN_KIND_CLIENT", []any{"server.address", "10.0.0.7", "net.peer.name", "db.internal"}, "", ""},
+		{"configured order", custom, "SPAN_KIND_CLIENT", []any{"peer.service", "orders-db", "server.address", "db.internal"}, "db.internal", "SPAN_KIND_SERVER"},
+		{"configured list only", custom, "SPAN_KIND_CLIENT", []any{"db.system", "redis"}, "", ""},
+		{"disabled", []string{}, "SPAN_KIND_CLIENT", []any{"peer.service", "orders-db"}, "", ""},
+		{"producer", nil, "SPAN_KIND_PRODUCER", []any{"peer.service", "kafka"}, "kafka", "SPAN_KIND_CONSUMER"},
+		{"server span", nil, "SPAN_KIND_SERVER", []any{"peer.service", "orders-db"}, "", ""},
+		{"internal span", nil, "SPAN_KIND_INTERNAL", []any{"peer.service", "orders-db"}, "", ""},
+		{"consumer span", nil, "SPAN_KIND_CONSUMER", []any{"peer.service", "kafka"}, "", ""},
+		{"peer is the service itself", nil, "SPAN_KIND_CLIENT", []any{"peer.service", "api"}, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, clock, _ := newTest(t, func(cfg *Config) {
+				if c.attrs != nil {
+					cfg.VirtualNodePeerAttributes = c.attrs
+				}
+			})
+			spans := []*event.Event{
+				span(tr1, "0000000000000001", "", "GET /", "SPAN_KIND_SERVER", "api"),
+				withAttrs(span(tr1, "0000000000000002", "0000000000000001", "query", c.kind, "api"), c.kv...),
+			}
+			want := []doc{{service: "api", traceGroup: "GET /", hashID: javaHash("api", "null", "GET /", "", "")}}
+			if c.peer != "" {
+				want = virtualDocs("api", c.kind, c.peer, c.peerKind, "query", "GET /")
+			}
+			// Nothing in the spans' own window; all of it the window after,
+			// when they are evaluated for the last time.
+			p.Process(ctx, spans)
+			endWindow(t, p, clock, "window 1", nil)
+			endWindow(t, p, clock, "window 2", want)
+			if out := p.Flush(ctx); len(out) != 0 {
+				t.Fatalf("Flush emitted %v", docs(t, out))
+			}
+		})
+	}
+}
+
+func TestVirtualNodeConfig(t *testing.T) {
+	cfg, err := pipelinestest.DecodeConfig(pipelines.KindProcessor, "service_map_stateful", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.(*Config).VirtualNodePeerAttributes; !reflect.DeepEqual(got,
+		[]string{"peer.service", "service.peer.name", "db.name", "db.namespace", "db.system", "db.system.name"}) {
+		t.Errorf("default virtual_node_peer_attributes %q", got)
+	}
+	for yaml, want := range map[string][]string{
+		"virtual_node_peer_attributes: []":                            {},
+		"virtual_node_peer_attributes: [net.peer.name, peer.service]": {"net.peer.name", "peer.service"},
+		"virtual_node_peer_attributes: server.address":                {"server.address"},
+	} {
+		cfg, err := pipelinestest.DecodeConfig(pipelines.KindProcessor, "service_map", yaml)
+		if err != nil {
+			t.Fatalf("%s: %v", yaml, err)
+		}
+		if got := cfg.(*Config).VirtualNodePeerAttributes; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: decoded as %q", yaml, got)
+		}
+	}
+	c := NewConfig()
+	c.VirtualNodePeerAttributes = []string{"peer.service", ""}
+	s, _ := pipelinestest.Settings("test", "processor/0/service_map_stateful")
+	if _, err := newProcessor(s, c, time.Now); err == nil || !strings.Contains(err.Error(), "virtual_node_peer_attributes[1]") {
+		t.Errorf("an empty attribute name: %v", err)
 	}
 }
 
