@@ -1076,10 +1076,10 @@ dlq_file: %q
 		t.Parallel()
 		proxy := newFaultProxy(t, base, &serverCert)
 		p, idx, dlq := run(t, "tlswrongca", proxy, fmt.Sprintf("cert: %q\nmax_retries: 2\ninitial_backoff: 10ms\nmax_backoff: 50ms\n", otherCA.PEMPath), nil)
-		// not delivered: either the agent refuses to start, or it never
-		// becomes ready, or the documents end in the dead-letter file after
-		// their retries; never in OpenSearch, and no HTTP request gets
-		// through the TLS handshake.
+		// not delivered: either the agent refuses to start, or it holds
+		// the documents with the cluster counted unreachable, or they end
+		// in the dead-letter file after their retries; never in
+		// OpenSearch, and no HTTP request gets through the TLS handshake.
 		outcome := ""
 		deadline := time.Now().Add(30 * time.Second)
 		for outcome == "" && time.Now().Before(deadline) {
@@ -1096,15 +1096,15 @@ dlq_file: %q
 			time.Sleep(100 * time.Millisecond)
 		}
 		if outcome == "" {
-			if resp, err := http.Get("http://" + p.admin + "/readyz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					outcome = fmt.Sprintf("/readyz %d", resp.StatusCode)
-				}
+			// held: the sink counts the cluster as unreachable and keeps
+			// the documents (readiness stays up while its buffer absorbs
+			// the outage)
+			if _, body := p.get("/metrics"); strings.Contains(body, "weft_opensearch_reachable") && sumMetric(body, "weft_opensearch_reachable") == 0 {
+				outcome = fmt.Sprintf("held as unreachable (%v documents buffered)", sumMetric(body, "weft_opensearch_buffered_documents"))
 			}
 		}
 		if outcome == "" {
-			t.Fatalf("with a CA that did not sign the server's certificate, weft neither failed, nor dead-lettered, nor reported not ready")
+			t.Fatalf("with a CA that did not sign the server's certificate, weft neither failed, nor dead-lettered, nor counted the cluster unreachable")
 		}
 		t.Logf("wrong CA: %s", outcome)
 		if !strings.Contains(p.stderr.String(), "certificate") {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/weft-agent/weft/exporters/sinkcore"
 	"github.com/weft-agent/weft/pipelines"
 	"github.com/weft-agent/weft/pipelines/event"
@@ -83,6 +84,19 @@ func New(s pipelines.Settings, c *Config) (pipelines.Sink, error) {
 		bootstrapped: make(chan struct{}),
 		healthKick:   make(chan struct{}, 1),
 		stop:         make(chan struct{}),
+	}
+	reachable := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_opensearch_reachable",
+		Help: "1 while the cluster answers; 0 from a connection error, TLS failure or HTTP 502/503/504 until it answers again."},
+		func() float64 {
+			if sk.unreachable.Load() {
+				return 0
+			}
+			return 1
+		})
+	if reg := s.Telemetry.Registerer; reg != nil {
+		if err := reg.Register(reachable); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			return nil, err
+		}
 	}
 	if c.DLQFile != "" {
 		if sk.dlq, err = sinkcore.OpenDLQ(c.DLQFile); err != nil {
@@ -187,6 +201,11 @@ func (s *Sink) markUnreachable(err error) {
 	if s.unreachable.CompareAndSwap(false, true) {
 		s.downSince.Store(time.Now().UnixNano())
 		select {
+		case <-s.bootstrapped: // (before, start and the bootstrap loop log)
+			s.set.Logger.WithError(err).Warnf("OpenSearch unreachable: documents are buffered (up to max_buffered %d), then the pipeline is pushed back", s.cfg.MaxBuffered)
+		default:
+		}
+		select {
 		case s.healthKick <- struct{}{}:
 		default:
 		}
@@ -233,13 +252,13 @@ func (s *Sink) healthLoop() {
 }
 
 // Ready implements pipelines.Readier: the sink is unready when the cluster
-// has been unreachable since the last successful request and the buffer is
-// full (the pipeline is being pushed back).
+// has been unreachable since the last answer AND its buffer is full, so the
+// pipeline is being pushed back. While the buffer still absorbs an outage
+// the agent can take traffic and stays ready (a DaemonSet rollout or a
+// Service endpoint does not depend on OpenSearch being up); the outage
+// shows in weft_opensearch_reachable and the log.
 func (s *Sink) Ready() error {
-	// Unready whenever the cluster cannot be reached (connection errors,
-	// TLS failures, 502/503/504 since the last success), so /readyz tells
-	// operators the destination is down while the buffer still absorbs it.
-	if !s.unreachable.Load() {
+	if !s.unreachable.Load() || !s.batcher.Full() {
 		return nil
 	}
 	since := time.Unix(0, s.downSince.Load()).UTC().Format(time.RFC3339)
@@ -247,11 +266,7 @@ func (s *Sink) Ready() error {
 	if p := s.lastErr.Load(); p != nil {
 		last = *p
 	}
-	state := "buffering"
-	if s.batcher.Full() {
-		state = "the buffer is full and the pipeline is pushed back"
-	}
-	return fmt.Errorf("OpenSearch unreachable since %s (%s); %s (max_buffered %d)", since, last, state, s.cfg.MaxBuffered)
+	return fmt.Errorf("OpenSearch unreachable since %s (%s); the buffer is full and the pipeline is pushed back (max_buffered %d)", since, last, s.cfg.MaxBuffered)
 }
 
 // writeScratch is one Write's reusable memory.

@@ -703,10 +703,10 @@ flush_timeout: 1ms
 initial_backoff: 1ms
 max_backoff: 5ms
 `)
-	waitFor(t, "unready while the cluster is down", func() bool {
-		err := s.Ready()
-		return err != nil && strings.Contains(err.Error(), "buffering")
-	})
+	waitFor(t, "the cluster seen as unreachable", func() bool { return metric(reg, "weft_opensearch_reachable") == 0 })
+	if err := s.Ready(); err != nil {
+		t.Fatalf("unready while the buffer still absorbs the outage: %v", err)
+	}
 	var tr tracked
 	done := make(chan error, 1)
 	go func() { done <- s.Write(context.Background(), tr.events(25, spanEvent)) }()
@@ -724,6 +724,7 @@ max_backoff: 5ms
 	}
 	waitFor(t, "delivery", func() bool { ok, _ := tr.counts(); return ok == 25 })
 	waitFor(t, "readiness", func() bool { return s.Ready() == nil })
+	waitFor(t, "reachable again", func() bool { return metric(reg, "weft_opensearch_reachable") == 1 })
 	// The alias was created before the first bulk request.
 	var sawAlias bool
 	for _, r := range f.Requests() {
