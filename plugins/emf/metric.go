@@ -134,7 +134,7 @@ func parse(s *sample, ev *event.Event, now time.Time) error {
 		ts, ok = timeField(f["time"])
 	}
 	if !ok {
-		if !ev.Time.IsZero() && ev.Time.Unix() > 0 {
+		if !ev.Time.IsZero() && ev.Time.UnixMilli() >= minTimestamp {
 			ts = ev.Time.UnixMilli()
 		} else {
 			ts = now.UnixMilli()
@@ -293,10 +293,20 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
+// minTimestamp (2001-09-09, in milliseconds) is the earliest time taken
+// from an event: anything before is a mistake (a count or a duration in a
+// time field), and EMF consumers read a 12-digit value as seconds.
+const minTimestamp = 1e12
+
 // timeField reads milliseconds since the epoch from a number (seconds,
 // milliseconds, microseconds or nanoseconds, by magnitude) or an RFC 3339
-// string.
+// string; a time before minTimestamp is not taken.
 func timeField(v any) (int64, bool) {
+	ms, ok := readTime(v)
+	return ms, ok && ms >= minTimestamp
+}
+
+func readTime(v any) (int64, bool) {
 	switch x := v.(type) {
 	case string:
 		t, err := time.Parse(time.RFC3339Nano, x)
