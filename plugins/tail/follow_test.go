@@ -180,7 +180,7 @@ func TestReadFromHead(t *testing.T) {
 func openFDs(t *testing.T) int {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Skip("no /proc/self/fd")
+		t.Fatalf("counting open files (weft's tests run on Linux): %v", err)
 	}
 	return len(ents)
 }
