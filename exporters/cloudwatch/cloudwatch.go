@@ -183,10 +183,7 @@ func (s *Sink) Write(ctx context.Context, evs []*event.Event) error {
 		return nil
 	}
 	if s.closed.Load() {
-		for _, ev := range evs {
-			s.set.Telemetry.Reject(ev, "shutdown")
-		}
-		return sinkcore.ErrClosed
+		return sinkcore.RejectClosed(s.set.Telemetry, evs)
 	}
 	sc := writeScratchPool.Get().(*writeScratch)
 	defer sc.release()
@@ -251,15 +248,12 @@ func (s *Sink) Write(ctx context.Context, evs []*event.Event) error {
 		}
 		n, err := s.batcher.Add(ctx, sc.keys[i], items)
 		if err != nil {
+			evOf := func(it item) *event.Event { return it.ev }
 			left := len(items) - n
-			for _, it := range items[n:] {
-				s.set.Telemetry.Reject(it.ev, "shutdown")
-			}
+			sinkcore.RejectShutdown(s.set.Telemetry, items[n:], evOf)
 			for _, rest := range sc.per[i+1:] {
 				left += len(rest)
-				for _, it := range rest {
-					s.set.Telemetry.Reject(it.ev, "shutdown")
-				}
+				sinkcore.RejectShutdown(s.set.Telemetry, rest, evOf)
 			}
 			return fmt.Errorf("cloudwatch_logs: %d events not accepted: %w", left, err)
 		}

@@ -288,10 +288,7 @@ func (s *Sink) Write(ctx context.Context, evs []*event.Event) error {
 		return nil
 	}
 	if s.closed.Load() {
-		for _, ev := range evs {
-			s.set.Telemetry.Reject(ev, "shutdown")
-		}
-		return sinkcore.ErrClosed
+		return sinkcore.RejectClosed(s.set.Telemetry, evs)
 	}
 	sc := writeScratchPool.Get().(*writeScratch)
 	defer s.releaseScratch(sc)
@@ -315,18 +312,10 @@ func (s *Sink) Write(ctx context.Context, evs []*event.Event) error {
 	}
 	// One exact-size chunk per Write holds the documents' lines, so the
 	// scratch buffer can be reused while the documents wait in the batcher.
-	chunk := make([]byte, len(buf))
-	copy(chunk, buf)
-	prev := 0
-	for i, end := range sc.ends {
-		sc.docs[i].data = chunk[prev:end:end]
-		prev = end
-	}
+	sinkcore.Cut(buf, sc.ends, func(i int, p []byte) { sc.docs[i].data = p })
 	n, err := s.batcher.Add(ctx, "", sc.docs)
 	if err != nil {
-		for _, d := range sc.docs[n:] {
-			s.set.Telemetry.Reject(d.ev, "shutdown")
-		}
+		sinkcore.RejectShutdown(s.set.Telemetry, sc.docs[n:], func(d doc) *event.Event { return d.ev })
 		return fmt.Errorf("opensearch: %d documents not accepted: %w", len(sc.docs)-n, err)
 	}
 	return nil

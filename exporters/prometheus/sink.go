@@ -182,10 +182,7 @@ func (s *Sink) Write(ctx context.Context, evs []*event.Event) error {
 		return nil
 	}
 	if s.closed.Load() {
-		for _, ev := range evs {
-			s.set.Telemetry.Reject(ev, "shutdown")
-		}
-		return sinkcore.ErrClosed
+		return sinkcore.RejectClosed(s.set.Telemetry, evs)
 	}
 	sc := writeScratchPool.Get().(*writeScratch)
 	defer s.release(sc)
@@ -217,18 +214,10 @@ func (s *Sink) Write(ctx context.Context, evs []*event.Event) error {
 	}
 	// One exact-size chunk per Write holds the points, so the scratch can
 	// be reused while the events wait in the batcher.
-	chunk := make([]point, len(pts))
-	copy(chunk, pts)
-	prev := 0
-	for i, end := range sc.ends {
-		sc.items[i].pts = chunk[prev:end:end]
-		prev = end
-	}
+	sinkcore.Cut(pts, sc.ends, func(i int, p []point) { sc.items[i].pts = p })
 	n, err := s.batcher.Add(ctx, "", sc.items)
 	if err != nil {
-		for _, it := range sc.items[n:] {
-			s.set.Telemetry.Reject(it.ev, "shutdown")
-		}
+		sinkcore.RejectShutdown(s.set.Telemetry, sc.items[n:], func(it item) *event.Event { return it.ev })
 		return fmt.Errorf("prometheus: %d events not accepted: %w", len(sc.items)-n, err)
 	}
 	return nil
