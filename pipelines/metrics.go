@@ -1,6 +1,9 @@
 package pipelines
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -66,4 +69,25 @@ func (m *Metrics) telemetry(pipeline, component string, reg prometheus.Registere
 		in:         m.compIn.WithLabelValues(pipeline, component),
 		out:        m.compOut.WithLabelValues(pipeline, component),
 	}
+}
+
+// RegisterMetric registers a component's collector c on reg (nil: c stays
+// unregistered) and returns it — or, when a collector of the same type is
+// already registered in its place (a component recreated by a reload, or
+// one of several instances sharing a series), that one.
+func RegisterMetric[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if reg == nil {
+		return c, nil
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old, nil
+			}
+		}
+		var zero C
+		return zero, fmt.Errorf("registering metrics (is the same name used with other labels or another type elsewhere?): %w", err)
+	}
+	return c, nil
 }

@@ -2,8 +2,7 @@ package cloudwatch
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/weft-agent/weft/exporters/sinkcore"
+	"github.com/weft-agent/weft/pipelines"
 )
 
 // metrics are the sink's own series; the component's registerer adds the
@@ -64,25 +63,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if reg != nil {
 		var err error
-		if m.calls, err = sinkcore.Register(reg, m.calls); err != nil {
+		if m.calls, err = pipelines.RegisterMetric(reg, m.calls); err != nil {
 			return nil, err
 		}
-		if m.duration, err = sinkcore.Register(reg, m.duration); err != nil {
+		if m.duration, err = pipelines.RegisterMetric(reg, m.duration); err != nil {
 			return nil, err
 		}
-		if m.events, err = sinkcore.Register(reg, m.events); err != nil {
+		if m.events, err = pipelines.RegisterMetric(reg, m.events); err != nil {
 			return nil, err
 		}
-		if m.dead, err = sinkcore.Register(reg, m.dead); err != nil {
+		if m.dead, err = pipelines.RegisterMetric(reg, m.dead); err != nil {
 			return nil, err
 		}
 		for _, c := range []*prometheus.Counter{&m.bytes, &m.throttles, &m.retries} {
-			if *c, err = sinkcore.Register(reg, *c); err != nil {
+			if *c, err = pipelines.RegisterMetric(reg, *c); err != nil {
 				return nil, err
 			}
 		}
 		for _, g := range []*prometheus.Gauge{&m.inflight, &m.buffered} {
-			if *g, err = sinkcore.Register(reg, *g); err != nil {
+			if *g, err = pipelines.RegisterMetric(reg, *g); err != nil {
 				return nil, err
 			}
 		}

@@ -1,11 +1,10 @@
 package sinkcore
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/weft-agent/weft/pipelines"
 )
 
 // MetricNames builds the standard sink metric names:
@@ -72,19 +71,19 @@ func NewMetrics(reg prometheus.Registerer, n MetricNames) (*Metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.Requests, err = register(reg, m.Requests); err != nil {
+	if m.Requests, err = pipelines.RegisterMetric(reg, m.Requests); err != nil {
 		return nil, err
 	}
-	if m.Duration, err = register(reg, m.Duration); err != nil {
+	if m.Duration, err = pipelines.RegisterMetric(reg, m.Duration); err != nil {
 		return nil, err
 	}
 	for _, c := range []*prometheus.Counter{&m.Delivered, &m.Failed, &m.Retried, &m.DeadLettered, &m.BytesSent} {
-		if *c, err = register(reg, *c); err != nil {
+		if *c, err = pipelines.RegisterMetric(reg, *c); err != nil {
 			return nil, err
 		}
 	}
 	for _, g := range []*prometheus.Gauge{&m.Inflight, &m.Buffered} {
-		if *g, err = register(reg, *g); err != nil {
+		if *g, err = pipelines.RegisterMetric(reg, *g); err != nil {
 			return nil, err
 		}
 	}
@@ -101,20 +100,4 @@ func (m *Metrics) Request(status int, seconds float64, bytes int) {
 	m.Requests.WithLabelValues(label).Inc()
 	m.Duration.Observe(seconds)
 	m.BytesSent.Add(float64(bytes))
-}
-
-// register registers c, or returns the collector already registered in its
-// place.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old, nil
-			}
-		}
-		var zero C
-		return zero, fmt.Errorf("registering metrics: %w", err)
-	}
-	return c, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/weft-agent/weft/pipelines"
 )
 
 // With OrderPerKey, one key's batches are flushed one at a time and in the
@@ -133,17 +134,17 @@ func TestBatcherOrderPerKeyWithoutStart(t *testing.T) {
 func TestRegisterReusesExisting(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c1 := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x_total", Help: "h"}, []string{"l"})
-	got, err := Register(reg, c1)
+	got, err := pipelines.RegisterMetric(reg, c1)
 	if err != nil || got != c1 {
 		t.Fatalf("first Register = %v, %v", got, err)
 	}
 	c1.WithLabelValues("a").Inc()
 	c2 := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x_total", Help: "h"}, []string{"l"})
-	got, err = Register(reg, c2)
+	got, err = pipelines.RegisterMetric(reg, c2)
 	if err != nil || got != c1 {
 		t.Fatalf("second Register = %v, %v: want the first collector back", got, err)
 	}
-	if _, err := Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: "x_total", Help: "other"})); err == nil {
+	if _, err := pipelines.RegisterMetric(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: "x_total", Help: "other"})); err == nil {
 		t.Fatal("a different collector under a taken name must fail")
 	}
 }

@@ -388,21 +388,11 @@ func registerStoreMetrics(tel *pipelines.Telemetry, st *traceStore) {
 	}
 }
 
-// register registers c with the component's registerer, or returns the
-// collector already registered under its name (a component recreated by a
-// reload keeps counting on the same series).
+// register registers a collector on the component's registerer (none in
+// some tests).
 func register[C prometheus.Collector](tel *pipelines.Telemetry, c C) (C, error) {
-	if tel == nil || tel.Registerer == nil {
+	if tel == nil {
 		return c, nil
 	}
-	if err := tel.Registerer.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old, nil
-			}
-		}
-		return c, fmt.Errorf("registering metrics: %w", err)
-	}
-	return c, nil
+	return pipelines.RegisterMetric(tel.Registerer, c)
 }

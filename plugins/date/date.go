@@ -6,7 +6,6 @@ package date
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -183,12 +182,9 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 	if s.Telemetry != nil && s.Telemetry.Registerer != nil {
 		cv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_date_events_total",
 			Help: "Events the date processor examined, by result: parsed, failed (no pattern matched), missing (no field)."}, []string{"result"})
-		if err := s.Telemetry.Registerer.Register(cv); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			cv = are.ExistingCollector.(*prometheus.CounterVec)
+		cv, err := pipelines.RegisterMetric(s.Telemetry.Registerer, cv)
+		if err != nil {
+			return nil, err
 		}
 		p.results = cv
 	}

@@ -123,19 +123,7 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 // register registers c, or returns the collector already registered under
 // its name (a processor recreated by a reload keeps counting on it).
 func register(tel *pipelines.Telemetry, c *prometheus.CounterVec) (*prometheus.CounterVec, error) {
-	if tel.Registerer == nil {
-		return c, nil
-	}
-	if err := tel.Registerer.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return old, nil
-			}
-		}
-		return nil, err
-	}
-	return c, nil
+	return pipelines.RegisterMetric(tel.Registerer, c)
 }
 
 // capture is one captured value on its way to the event.

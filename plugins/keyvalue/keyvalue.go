@@ -84,12 +84,9 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 	if s.Telemetry != nil && s.Telemetry.Registerer != nil {
 		cv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_key_value_events_total",
 			Help: "Events the key_value processor parsed, by result: parsed, failed."}, []string{"result"})
-		if err := s.Telemetry.Registerer.Register(cv); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			cv = are.ExistingCollector.(*prometheus.CounterVec)
+		cv, err := pipelines.RegisterMetric(s.Telemetry.Registerer, cv)
+		if err != nil {
+			return nil, err
 		}
 		p.results = cv
 	}

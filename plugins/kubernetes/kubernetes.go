@@ -51,38 +51,19 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{}
 	var err error
-	if m.cached, err = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: "weft_kubernetes_cache_pods",
+	if m.cached, err = pipelines.RegisterMetric(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: "weft_kubernetes_cache_pods",
 		Help: "Pods in the kubernetes processor's cache (deleted ones included during cache_ttl)."})); err != nil {
 		return nil, err
 	}
-	if m.misses, err = register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_kubernetes_cache_misses_total",
+	if m.misses, err = pipelines.RegisterMetric(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_kubernetes_cache_misses_total",
 		Help: "Events with kubernetes metadata whose pod was not in the cache (passed on unenriched)."})); err != nil {
 		return nil, err
 	}
-	if m.apiErrors, err = register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_kubernetes_api_errors_total",
+	if m.apiErrors, err = pipelines.RegisterMetric(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_kubernetes_api_errors_total",
 		Help: "Failed lists and watches of pods (the informer retries with backoff)."})); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// the same name and labels (a component recreated by a reload).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old, nil
-			}
-		}
-		var zero C
-		return zero, fmt.Errorf("registering metrics: %w", err)
-	}
-	return c, nil
 }
 
 type processor struct {

@@ -90,7 +90,7 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 		help = "Events counted by the log_metrics processor" + byLabels(names) + "."
 	}
 	var err error
-	if p.counter, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: c.Name + "_total", Help: help}, names)); err != nil {
+	if p.counter, err = pipelines.RegisterMetric(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: c.Name + "_total", Help: help}, names)); err != nil {
 		return nil, err
 	}
 	if h := c.Histogram; h.Field != "" {
@@ -103,16 +103,16 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 			}
 			hh += ", observed by the log_metrics processor" + byLabels(names) + "."
 		}
-		if p.hist, err = register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: c.Name + h.NameSuffix,
+		if p.hist, err = pipelines.RegisterMetric(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: c.Name + h.NameSuffix,
 			Help: hh, Buckets: h.Buckets}, names)); err != nil {
 			return nil, err
 		}
 	}
-	if p.overflow, err = register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_log_metrics_overflow_total",
+	if p.overflow, err = pipelines.RegisterMetric(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_log_metrics_overflow_total",
 		Help: "Events counted under the __overflow__ label values because max_series label combinations exist."})); err != nil {
 		return nil, err
 	}
-	if _, err = register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_log_metrics_series",
+	if _, err = pipelines.RegisterMetric(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_log_metrics_series",
 		Help: "Label combinations log_metrics tracks (the overflow one included)."}, func() float64 { return float64(p.count.Load()) })); err != nil {
 		return nil, err
 	}
@@ -124,24 +124,6 @@ func byLabels(names []string) string {
 		return ""
 	}
 	return ", by " + strings.Join(names, ", ")
-}
-
-// register registers c, or returns the collector of the same type already
-// registered under its name (a component recreated by a reload).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old, nil
-			}
-		}
-		return c, fmt.Errorf("registering log_metrics metrics (is the same name used with other labels elsewhere?): %w", err)
-	}
-	return c, nil
 }
 
 // Process counts and observes every event (for which count_when holds) and

@@ -9,7 +9,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"os"
@@ -161,19 +160,10 @@ func counterVec(s pipelines.Settings) (*prometheus.CounterVec, error) {
 		Name: "weft_mask_fields_masked_total",
 		Help: "Values the mask processor masked: one per value a rule masked, one per detector match. Label rule_or_detector is the rule's path or the detector's name.",
 	}, []string{"rule_or_detector"})
-	if s.Telemetry == nil || s.Telemetry.Registerer == nil {
+	if s.Telemetry == nil {
 		return vec, nil
 	}
-	if err := s.Telemetry.Registerer.Register(vec); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return old, nil
-			}
-		}
-		return nil, fmt.Errorf("registering weft_mask_fields_masked_total: %w", err)
-	}
-	return vec, nil
+	return pipelines.RegisterMetric(s.Telemetry.Registerer, vec)
 }
 
 // Process masks every event in place.

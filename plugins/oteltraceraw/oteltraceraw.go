@@ -635,18 +635,5 @@ func (p *processor) registerMetrics(tel *pipelines.Telemetry) error {
 // counterVec registers a counter vector, or returns the one already
 // registered under the same name.
 func counterVec(reg prometheus.Registerer, name, help string, labels ...string) (*prometheus.CounterVec, error) {
-	cv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-	if reg == nil {
-		return cv, nil
-	}
-	if err := reg.Register(cv); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return old, nil
-			}
-		}
-		return nil, fmt.Errorf("registering %s: %w", name, err)
-	}
-	return cv, nil
+	return pipelines.RegisterMetric(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))
 }

@@ -489,20 +489,7 @@ func newReceiverMetrics(tel *pipelines.Telemetry) (receiverMetrics, error) {
 // counterVec registers a counter vector, or returns the one registered
 // before under the same name (a component recreated by a reload).
 func counterVec(reg prometheus.Registerer, name, help string, labels ...string) (*prometheus.CounterVec, error) {
-	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
-	if reg == nil {
-		return v, nil
-	}
-	if err := reg.Register(v); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return old, nil
-			}
-		}
-		return nil, fmt.Errorf("registering %s: %w", name, err)
-	}
-	return v, nil
+	return pipelines.RegisterMetric(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))
 }
 
 // loadTLS builds the server TLS configuration (nil without ssl).

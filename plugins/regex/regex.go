@@ -5,7 +5,6 @@ package regex
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -161,12 +160,9 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 	if s.Telemetry != nil && s.Telemetry.Registerer != nil {
 		cv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_regex_events_total",
 			Help: "Events the regex processor parsed, by result: matched, unmatched."}, []string{"result"})
-		if err := s.Telemetry.Registerer.Register(cv); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-			cv = are.ExistingCollector.(*prometheus.CounterVec)
+		cv, err := pipelines.RegisterMetric(s.Telemetry.Registerer, cv)
+		if err != nil {
+			return nil, err
 		}
 		p.results = cv
 	}

@@ -93,45 +93,27 @@ func New(s pipelines.Settings, c *Config) (pipelines.Processor, error) {
 		reg = s.Telemetry.Registerer
 	}
 	var err error
-	if p.requests, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_span_requests_total",
+	if p.requests, err = pipelines.RegisterMetric(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_span_requests_total",
 		Help: "Spans seen, by service, operation (span name), span kind and status code."}, labels)); err != nil {
 		return nil, err
 	}
-	if p.errs, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_span_errors_total",
+	if p.errs, err = pipelines.RegisterMetric(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_span_errors_total",
 		Help: "Spans with an error status (status code 2), by service, operation, span kind and status code."}, labels)); err != nil {
 		return nil, err
 	}
-	if p.duration, err = register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weft_span_duration_seconds",
+	if p.duration, err = pipelines.RegisterMetric(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "weft_span_duration_seconds",
 		Help: "Span durations, by service, operation, span kind and status code.", Buckets: buckets}, labels)); err != nil {
 		return nil, err
 	}
-	if p.overflowSpans, err = register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_span_metrics_overflow_total",
+	if p.overflowSpans, err = pipelines.RegisterMetric(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_span_metrics_overflow_total",
 		Help: "Spans counted under operation=\"__overflow__\" because max_series label combinations exist."})); err != nil {
 		return nil, err
 	}
-	if _, err = register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_span_metrics_series",
+	if _, err = pipelines.RegisterMetric(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "weft_span_metrics_series",
 		Help: "Label combinations span_metrics tracks."}, func() float64 { return float64(p.count.Load()) })); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-// register registers c, or returns the collector of the same type already
-// registered under its name (a component recreated by a reload).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old, nil
-			}
-		}
-		return c, fmt.Errorf("registering span metrics: %w", err)
-	}
-	return c, nil
 }
 
 // Process observes every span and returns the batch unchanged.

@@ -1,10 +1,8 @@
 package tail
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/weft-agent/weft/pipelines"
 )
 
 type metrics struct {
@@ -22,52 +20,33 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{}
 	var err error
-	if m.watched, err = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: "weft_tail_files_watched",
+	if m.watched, err = pipelines.RegisterMetric(reg, prometheus.NewGauge(prometheus.GaugeOpts{Name: "weft_tail_files_watched",
 		Help: "Files the tail source has open."})); err != nil {
 		return nil, err
 	}
-	if m.lines, err = register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_tail_lines_total",
+	if m.lines, err = pipelines.RegisterMetric(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_tail_lines_total",
 		Help: "Lines read from tailed files."})); err != nil {
 		return nil, err
 	}
-	if m.bytes, err = register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_tail_bytes_total",
+	if m.bytes, err = pipelines.RegisterMetric(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_tail_bytes_total",
 		Help: "Bytes read from tailed files."})); err != nil {
 		return nil, err
 	}
-	if m.truncated, err = register(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_tail_lines_truncated_total",
+	if m.truncated, err = pipelines.RegisterMetric(reg, prometheus.NewCounter(prometheus.CounterOpts{Name: "weft_tail_lines_truncated_total",
 		Help: "Events whose line or joined message was longer than max_line_size, cut and tagged _truncated."})); err != nil {
 		return nil, err
 	}
-	rot, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_tail_rotations_total",
+	rot, err := pipelines.RegisterMetric(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_tail_rotations_total",
 		Help: "Rotations seen: rename (a watched path now holds another file) or truncate (copy-truncate)."}, []string{"kind"}))
 	if err != nil {
 		return nil, err
 	}
 	m.rotRename, m.rotTruncate = rot.WithLabelValues("rename"), rot.WithLabelValues("truncate")
-	if m.parseErrors, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_tail_parse_errors_total",
+	if m.parseErrors, err = pipelines.RegisterMetric(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "weft_tail_parse_errors_total",
 		Help: "Lines not in the configured format (cri or docker), kept as plain messages."}, []string{"format"})); err != nil {
 		return nil, err
 	}
 	m.criErrors = m.parseErrors.WithLabelValues(FormatCRI)
 	m.dockerErrors = m.parseErrors.WithLabelValues(FormatDocker)
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// the same name and labels (a component recreated by a reload).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old, nil
-			}
-		}
-		var zero C
-		return zero, fmt.Errorf("registering metrics: %w", err)
-	}
-	return c, nil
 }
