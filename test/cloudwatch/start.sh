@@ -20,6 +20,9 @@ set -euo pipefail
 
 MOTO_VERSION=5.2.5
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+TAG=cloudwatch/start
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 PORT="${WEFT_CW_PORT:-15000}"
 RUN_DIR="${WEFT_CW_RUN_DIR:-$HERE/.run}"
 VENV="${WEFT_CW_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/weft/moto-$MOTO_VERSION}"
@@ -27,20 +30,6 @@ TIMEOUT="${WEFT_CW_TIMEOUT:-60}"
 PID_FILE="$RUN_DIR/moto.pid"
 LOG_FILE="$RUN_DIR/moto.log"
 URL="http://127.0.0.1:$PORT"
-
-log() { echo "[cloudwatch/start] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else return 1; fi
-}
-
-apt_install() {
-  log "installing from Debian packages: $*"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -qq >&2 || die "apt-get update failed"
-  as_root apt-get install -y -qq --no-install-recommends "$@" >&2 || die "apt-get install $* failed"
-}
 
 # answers: the server handles a CloudWatch Logs call (DescribeLogGroups).
 answers() {
@@ -54,10 +43,6 @@ answers() {
 pid_alive() {
   local pid="$1"
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'moto_server'
-}
-
-port_busy() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 mkdir -p "$RUN_DIR"

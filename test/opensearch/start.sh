@@ -17,6 +17,9 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+TAG=opensearch/start
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 PORT="${WEFT_OS_PORT:-19200}"
 TPORT="${WEFT_OS_TRANSPORT_PORT:-$((PORT + 100))}"
 RUN_DIR="${WEFT_OS_RUN_DIR:-$HERE/.run}"
@@ -36,20 +39,6 @@ esac
 JAR="$TARGET/weft-opensearch-launcher.jar"
 LIB="$TARGET/lib"
 
-log() { echo "[opensearch/start] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else return 1; fi
-}
-
-apt_install() {
-  log "installing from Debian packages: $*"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get update -qq >&2 || die "apt-get update failed"
-  as_root apt-get install -y -qq --no-install-recommends "$@" >&2 || die "apt-get install $* failed"
-}
-
 # Major version of a java binary (17, 21, 25...), or empty.
 java_major() {
   "$1" -version 2>&1 | awk -F'"' '/version/ {print $2; exit}' | awk -F. '{ if ($1 == "1") print $2; else print $1 }'
@@ -62,11 +51,6 @@ health_ok() {
 pid_alive() {
   local pid="$1"
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'weft.OpenSearchLauncher'
-}
-
-port_busy() {
-  # true if something accepts TCP connections on 127.0.0.1:$1
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 mkdir -p "$RUN_DIR"

@@ -20,6 +20,9 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+TAG=prometheus/start
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh"
 PORT="${WEFT_PROM_PORT:-19090}"
 TARGET="${1:-${WEFT_PROMETHEUS_TARGET:-127.0.0.1:19101}}"
 RUN_DIR="${WEFT_PROM_RUN_DIR:-$HERE/.run}"
@@ -31,21 +34,12 @@ DATA_DIR="$RUN_DIR/data"
 URL="http://127.0.0.1:$PORT"
 BIN=/usr/bin/prometheus
 
-log() { echo "[prometheus/start] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else return 1; fi
-}
-
 ready() { curl -fsS -m 2 "$URL/-/ready" >/dev/null 2>&1; }
 
 is_ours() {
   local pid="$1"
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--config.file=$CONFIG"
 }
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 mkdir -p "$RUN_DIR"
 exec 9>"$RUN_DIR/.lock"
